@@ -1,0 +1,171 @@
+"""Abstract models: a shop forks ``oscar_ordercancel`` and subclasses these to replace one."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    """Where a cancellation came from."""
+
+    CUSTOMER = "customer", _("Customer account")
+    GUEST = "guest", _("Guest order page")
+    API = "api", _("Customer API")
+    DASHBOARD = "dashboard", _("Dashboard")
+    ADMIN_API = "admin_api", _("Staff API")
+    BATCH = "batch", _("CSV batch")
+    CLI = "cli", _("Command line")
+    CODE = "code", _("Python API")
+    SYSTEM = "system", _("System")
+
+
+#: Channels on which the customer rules (owner, site toggle, window) apply.
+CUSTOMER_CHANNELS = frozenset({Channel.CUSTOMER, Channel.GUEST, Channel.API})
+
+
+class AbstractOrderStatusMapping(models.Model):
+    """How an Oscar order status is shown, what the ERP calls it, and whether it may be cancelled."""
+
+    status = models.CharField(_("Order status"), max_length=100, unique=True)
+    display_name = models.CharField(_("Display name"), max_length=128, blank=True)
+    erp_status_code = models.CharField(_("ERP status code"), max_length=64, blank=True)
+    allow_cancellation = models.BooleanField(_("Allow cancellation"), default=True)
+
+    class Meta:
+        abstract = True
+        app_label = "oscar_ordercancel"
+        ordering = ["status"]
+        verbose_name = _("Order status mapping")
+        verbose_name_plural = _("Order status mappings")
+
+    def __str__(self) -> str:
+        return self.display_name or self.status
+
+
+class AbstractCancellationSettings(models.Model):
+    """Per-site cancellation settings; an empty field inherits the Django setting."""
+
+    site = models.OneToOneField(
+        "sites.Site", on_delete=models.CASCADE, related_name="cancellation_settings",
+        verbose_name=_("Site"),
+    )
+    allow_customer_cancellation = models.BooleanField(
+        _("Allow customer cancellation"), null=True, blank=True,
+        help_text=_("Empty: use OSCAR_ORDERCANCEL_ALLOW_CUSTOMER_CANCELLATION."),
+    )
+    cancellable_statuses = models.JSONField(
+        _("Cancellable statuses"), null=True, blank=True,
+        help_text=_("Empty: use OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES."),
+    )
+    customer_window = models.DurationField(
+        _("Customer cancellation window"), null=True, blank=True,
+        help_text=_("Empty: use OSCAR_ORDERCANCEL_CUSTOMER_WINDOW."),
+    )
+
+    class Meta:
+        abstract = True
+        app_label = "oscar_ordercancel"
+        verbose_name = _("Cancellation settings")
+        verbose_name_plural = _("Cancellation settings")
+
+    def __str__(self) -> str:
+        return str(self.site)
+
+    @classmethod
+    def for_site(cls, site=None):
+        """Return the settings row of ``site`` (default: the current site), or None."""
+        from django.contrib.sites.models import Site
+
+        if site is None:
+            try:
+                site = Site.objects.get_current()
+            except Site.DoesNotExist:
+                return None
+        return cls._default_manager.filter(site_id=site.pk).first()
+
+
+class AbstractOrderCancellation(models.Model):
+    """One cancellation of an order, whole or some lines: who, when, why, from where."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        COMPLETED = "completed", _("Completed")
+        REJECTED = "rejected", _("Rejected")
+
+    Channel = Channel
+
+    order = models.ForeignKey(
+        "order.Order", on_delete=models.CASCADE, related_name="cancellations",
+        verbose_name=_("Order"),
+    )
+    is_full = models.BooleanField(_("Whole order"), default=False)
+    state = models.CharField(
+        _("State"), max_length=16, choices=State.choices, default=State.COMPLETED, db_index=True
+    )
+    reason = models.CharField(_("Reason"), max_length=64, blank=True)
+    comment = models.TextField(_("Customer comment"), blank=True, max_length=1000)
+    note = models.TextField(_("Staff note"), blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("Cancelled by"),
+    )
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("On behalf of"),
+    )
+    channel = models.CharField(_("Channel"), max_length=16, choices=Channel.choices)
+    forced = models.BooleanField(_("Forced"), default=False)
+    refund_requested = models.BooleanField(_("Refund requested"), default=False)
+    refund_amount = models.DecimalField(_("Refunded"), max_digits=12, decimal_places=2, default=0)
+    void_amount = models.DecimalField(_("Voided"), max_digits=12, decimal_places=2, default=0)
+    previous_status = models.CharField(_("Status before"), max_length=100, blank=True)
+    rejection_reason = models.TextField(_("Rejection reason"), blank=True)
+    date_created = models.DateTimeField(_("Requested at"), auto_now_add=True, db_index=True)
+    date_completed = models.DateTimeField(_("Completed at"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        app_label = "oscar_ordercancel"
+        ordering = ["-date_created", "-pk"]
+        verbose_name = _("Order cancellation")
+        verbose_name_plural = _("Order cancellations")
+        permissions = [("cancel_order", _("Can cancel orders"))]
+
+    def __str__(self) -> str:
+        return _("Cancellation #%(pk)s of order %(number)s") % {
+            "pk": self.pk, "number": self.order.number,
+        }
+
+    @property
+    def reason_label(self) -> str:
+        """The configured label of the reason code."""
+        from oscar_ordercancel.conf import reason_label
+
+        return reason_label(self.reason)
+
+
+class AbstractOrderCancellationLine(models.Model):
+    """The quantity of one order line a cancellation covers."""
+
+    cancellation = models.ForeignKey(
+        "oscar_ordercancel.OrderCancellation", on_delete=models.CASCADE, related_name="lines",
+        verbose_name=_("Cancellation"),
+    )
+    line = models.ForeignKey(
+        "order.Line", on_delete=models.CASCADE, related_name="cancellation_lines",
+        verbose_name=_("Order line"),
+    )
+    quantity = models.PositiveIntegerField(_("Quantity"))
+    stock_released = models.PositiveIntegerField(_("Stock allocation released"), default=0)
+
+    class Meta:
+        abstract = True
+        app_label = "oscar_ordercancel"
+        ordering = ["pk"]
+        verbose_name = _("Cancelled line")
+        verbose_name_plural = _("Cancelled lines")
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.line}"

@@ -1,0 +1,22 @@
+"""The core app: models, policy, engine, signals, checks and the customer URLs."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OrderCancelConfig(AppConfig):
+    """``oscar_ordercancel.apps.OrderCancelConfig``: list it before ``oscar.config.Shop``."""
+
+    name = "oscar_ordercancel"
+    label = "oscar_ordercancel"
+    verbose_name = _("Order cancellation")
+    default_auto_field = "django.db.models.AutoField"
+
+    def ready(self) -> None:
+        """Connect the integration receivers and register the system checks."""
+        from oscar_ordercancel import checks, signals  # noqa: F401
+        from oscar_ordercancel.integrations import notifications
+
+        signals.order_cancelled.connect(
+            notifications.on_order_cancelled, dispatch_uid="ordercancel_notify_customer"
+        )

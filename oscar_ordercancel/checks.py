@@ -1,0 +1,129 @@
+"""Django system checks for the misconfigurations a shop can make."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import checks
+from django.utils.module_loading import import_string
+
+from oscar_ordercancel.conf import get_setting
+
+SHOP_CONFIG = "oscar.config.Shop"
+
+
+def _pipeline() -> dict:
+    from oscar.core.loading import get_model
+
+    return dict(get_model("order", "Order").pipeline or {})
+
+
+@checks.register("oscar_ordercancel")
+def check_statuses(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Cancellable statuses must exist and reach the cancelled (and requested) status."""
+    errors = []
+    pipeline = _pipeline()
+    cancelled = get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS")
+    requested = get_setting("OSCAR_ORDERCANCEL_REQUESTED_STATUS")
+    request_mode = get_setting("OSCAR_ORDERCANCEL_MODE") == "request"
+    if get_setting("OSCAR_ORDERCANCEL_MODE") not in ("immediate", "request"):
+        errors.append(checks.Error(
+            'OSCAR_ORDERCANCEL_MODE must be "immediate" or "request".', id="ordercancel.E005"))
+    if not pipeline:
+        return errors + [checks.Warning(
+            "OSCAR_ORDER_STATUS_PIPELINE is empty: Oscar cannot move any order to "
+            f"'{cancelled}', so full cancellations will fail.",
+            hint=f"Add a pipeline in which cancellable statuses lead to '{cancelled}'.",
+            id="ordercancel.W001",
+        )]
+    target = requested if request_mode else cancelled
+    for status in get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES"):
+        if status not in pipeline:
+            errors.append(checks.Error(
+                f"Cancellable status '{status}' is not in OSCAR_ORDER_STATUS_PIPELINE.",
+                id="ordercancel.E001",
+            ))
+        elif target not in pipeline[status]:
+            errors.append(checks.Error(
+                f"'{target}' cannot be reached from cancellable status '{status}'.",
+                hint=f"Add '{target}' to OSCAR_ORDER_STATUS_PIPELINE['{status}'].",
+                id="ordercancel.E002",
+            ))
+    if cancelled not in pipeline:
+        errors.append(checks.Error(
+            f"The cancelled status '{cancelled}' is not in OSCAR_ORDER_STATUS_PIPELINE.",
+            id="ordercancel.E003",
+        ))
+    if request_mode and cancelled not in pipeline.get(requested, ()):
+        errors.append(checks.Error(
+            f"'{cancelled}' cannot be reached from the requested status '{requested}'.",
+            id="ordercancel.E004",
+        ))
+    line_pipeline = getattr(settings, "OSCAR_LINE_STATUS_PIPELINE", {}) or {}
+    line_cancelled = get_setting("OSCAR_ORDERCANCEL_LINE_CANCELLED_STATUS")
+    for status in get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES"):
+        if line_pipeline and line_cancelled not in line_pipeline.get(status, ()):
+            errors.append(checks.Warning(
+                f"Line status '{line_cancelled}' cannot be reached from '{status}' "
+                "in OSCAR_LINE_STATUS_PIPELINE.",
+                id="ordercancel.W002",
+            ))
+    return errors
+
+
+@checks.register("oscar_ordercancel")
+def check_reasons(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Reasons must be ``(code, label)`` pairs with unique codes."""
+    try:
+        codes = [code for code, __ in get_setting("OSCAR_ORDERCANCEL_REASONS")]
+    except (TypeError, ValueError):
+        return [checks.Error("OSCAR_ORDERCANCEL_REASONS must be (code, label) pairs.",
+                             id="ordercancel.E006")]
+    if len(codes) != len(set(codes)):
+        return [checks.Error("OSCAR_ORDERCANCEL_REASONS has duplicate codes.",
+                             id="ordercancel.E006")]
+    return []
+
+
+@checks.register("oscar_ordercancel")
+def check_processors(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Processors and the payment handler must import; no processor means no ERP is told."""
+    messages = []
+    processors = get_setting("OSCAR_ORDERCANCEL_PROCESSORS")
+    if not processors:
+        messages.append(checks.Warning(
+            "OSCAR_ORDERCANCEL_PROCESSORS is empty: orders are cancelled on the shop side "
+            "only and no ERP or fulfilment system hears of it.",
+            hint="Configure a cancel processor (e.g. WebhookProcessor) for your ERP.",
+            id="ordercancel.W003",
+        ))
+    for entry in processors:
+        path = entry.get("class", "") if isinstance(entry, dict) else ""
+        try:
+            import_string(path)
+        except ImportError as exc:
+            messages.append(checks.Error(
+                f"Cancel processor {entry!r} does not import: {exc}", id="ordercancel.E007"))
+    try:
+        import_string(get_setting("OSCAR_ORDERCANCEL_PAYMENT_HANDLER"))
+    except ImportError as exc:
+        messages.append(checks.Error(
+            f"OSCAR_ORDERCANCEL_PAYMENT_HANDLER does not import: {exc}", id="ordercancel.E008"))
+    return messages
+
+
+@checks.register("oscar_ordercancel")
+def check_app_order(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The core app must come before Oscar's apps so that its template overrides win."""
+    apps = list(settings.INSTALLED_APPS)
+    ours = next((i for i, a in enumerate(apps) if a.startswith("oscar_ordercancel.apps")
+                 or a == "oscar_ordercancel"), None)
+    oscar_first = next((i for i, a in enumerate(apps) if a == SHOP_CONFIG
+                        or (a.startswith("oscar.") and a != "oscar_ordercancel")), None)
+    if ours is not None and oscar_first is not None and oscar_first < ours:
+        return [checks.Warning(
+            "oscar_ordercancel.apps.OrderCancelConfig is listed after Oscar's apps: "
+            "its template overrides (cancel buttons) will not be used.",
+            hint="Move it before 'oscar.config.Shop' in INSTALLED_APPS.",
+            id="ordercancel.W004",
+        )]
+    return []

@@ -1,0 +1,56 @@
+"""Read the package's settings when used (never cached at import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+
+from oscar_ordercancel import defaults
+
+
+def get_setting(name: str) -> Any:
+    """Return the project's value of ``name``, else the package default."""
+    if hasattr(settings, name):
+        return getattr(settings, name)
+    default = getattr(defaults, name)
+    return default(settings) if callable(default) else default
+
+
+def reason_choices() -> list[tuple[str, str]]:
+    """Return the configured ``(code, label)`` reason choices."""
+    return [(str(code), label) for code, label in get_setting("OSCAR_ORDERCANCEL_REASONS")]
+
+
+def reason_label(code: str) -> str:
+    """Return the human label of a reason code (the code itself if unknown)."""
+    return str(dict(reason_choices()).get(code, code))
+
+
+@dataclass(frozen=True)
+class EffectiveSettings:
+    """The settings in force for one site: its dashboard values over Django's."""
+
+    cancellable_statuses: tuple[str, ...]
+    allow_customer_cancellation: bool
+    customer_window: timedelta | None
+
+
+def effective_settings(site=None) -> EffectiveSettings:
+    """Merge the site's ``CancellationSettings`` (field by field) over the Django settings."""
+    from oscar_ordercancel.models import CancellationSettings
+
+    row = CancellationSettings.for_site(site)
+    statuses = get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES")
+    allow = get_setting("OSCAR_ORDERCANCEL_ALLOW_CUSTOMER_CANCELLATION")
+    window = get_setting("OSCAR_ORDERCANCEL_CUSTOMER_WINDOW")
+    if row is not None:
+        if row.cancellable_statuses:
+            statuses = row.cancellable_statuses
+        if row.allow_customer_cancellation is not None:
+            allow = row.allow_customer_cancellation
+        if row.customer_window is not None:
+            window = row.customer_window
+    return EffectiveSettings(tuple(statuses), bool(allow), window)

@@ -1,0 +1,31 @@
+"""Default values of every ``OSCAR_ORDERCANCEL_*`` setting, in one place.
+
+A value here is used only when the project's settings do not name the setting.
+Callables are evaluated when read, so they follow the project's Oscar settings.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES = lambda s: [getattr(s, "OSCAR_INITIAL_ORDER_STATUS", "Pending")]  # noqa: E731
+OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES = lambda s: [getattr(s, "OSCAR_INITIAL_LINE_STATUS", "Pending")]  # noqa: E731
+OSCAR_ORDERCANCEL_CANCELLED_STATUS = "Cancelled"
+OSCAR_ORDERCANCEL_LINE_CANCELLED_STATUS = "Cancelled"
+OSCAR_ORDERCANCEL_ALLOW_CUSTOMER_CANCELLATION = True
+OSCAR_ORDERCANCEL_CUSTOMER_WINDOW = None
+OSCAR_ORDERCANCEL_REASONS = (
+    ("customer", _("Customer request")),
+    ("inventory", _("Out of stock")),
+    ("fraud", _("Suspected fraud")),
+    ("declined", _("Payment declined")),
+    ("staff", _("Staff decision")),
+    ("other", _("Other")),
+)
+OSCAR_ORDERCANCEL_MODE = "immediate"
+OSCAR_ORDERCANCEL_REQUESTED_STATUS = "Cancellation requested"
+OSCAR_ORDERCANCEL_PROCESSORS = []
+OSCAR_ORDERCANCEL_PAYMENT_HANDLER = "oscar_ordercancel.engine.payment.DefaultPaymentHandler"
+OSCAR_ORDERCANCEL_NOTIFY_CUSTOMER = True
+OSCAR_ORDERCANCEL_RETRY = {"max_attempts": 8, "backoff": 10, "backoff_max": 3600}
+# Added by this package beyond the contract: which Oscar shipping event type
+# codes count as "in fulfilment"; None means any shipping event does.
+OSCAR_ORDERCANCEL_SHIPPED_EVENT_TYPES = None

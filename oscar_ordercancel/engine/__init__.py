@@ -1,0 +1,1 @@
+"""Engine: the transaction that applies a cancellation (locks, stock, payment, record, signals)."""

@@ -1,0 +1,1 @@
+"""Integrations: receivers of the cancellation signals (customer e-mail, processors)."""

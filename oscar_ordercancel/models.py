@@ -1,0 +1,40 @@
+"""Concrete models, each defined only when a shop's fork has not registered its own."""
+
+from oscar.core.loading import is_model_registered
+
+from oscar_ordercancel.abstract_models import (
+    AbstractCancellationSettings,
+    AbstractOrderCancellation,
+    AbstractOrderCancellationLine,
+    AbstractOrderStatusMapping,
+)
+
+__all__ = []
+
+if not is_model_registered("oscar_ordercancel", "OrderStatusMapping"):
+
+    class OrderStatusMapping(AbstractOrderStatusMapping):
+        pass
+
+    __all__.append("OrderStatusMapping")
+
+if not is_model_registered("oscar_ordercancel", "CancellationSettings"):
+
+    class CancellationSettings(AbstractCancellationSettings):
+        pass
+
+    __all__.append("CancellationSettings")
+
+if not is_model_registered("oscar_ordercancel", "OrderCancellation"):
+
+    class OrderCancellation(AbstractOrderCancellation):
+        pass
+
+    __all__.append("OrderCancellation")
+
+if not is_model_registered("oscar_ordercancel", "OrderCancellationLine"):
+
+    class OrderCancellationLine(AbstractOrderCancellationLine):
+        pass
+
+    __all__.append("OrderCancellationLine")

@@ -1,0 +1,33 @@
+"""Policy: may THIS actor cancel THIS order (or these quantities) now?"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from oscar_ordercancel.policy.context import CancellationContext, load_context
+from oscar_ordercancel.policy.decision import MESSAGES, Decision, message_for
+from oscar_ordercancel.policy.rules import actor_role, evaluate, is_cancelling_staff
+
+__all__ = [
+    "MESSAGES",
+    "CancellationContext",
+    "Decision",
+    "actor_role",
+    "can_cancel",
+    "evaluate",
+    "is_cancelling_staff",
+    "load_context",
+    "message_for",
+]
+
+
+def can_cancel(
+    order,
+    user,
+    lines: Mapping | None = None,
+    force: bool = False,
+    *,
+    channel: str | None = None,
+) -> Decision:
+    """Return whether ``user`` may cancel ``order`` (or ``lines``: ``{line: qty}``) now."""
+    return evaluate(load_context(order), user, lines=lines, force=force, channel=channel)

@@ -1,0 +1,163 @@
+"""The one place that decides whether an actor may cancel an order, or some of it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.utils import timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from oscar.core.loading import get_model
+
+from oscar_ordercancel.abstract_models import CUSTOMER_CHANNELS, Channel
+from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.policy.context import CancellationContext
+from oscar_ordercancel.policy.decision import Decision
+
+STAFF_PERMISSIONS = ("oscar_ordercancel.cancel_order", "order.change_order")
+PARTNER_PERMISSION = "partner.dashboard_access"
+STAFF_CHANNELS = frozenset({Channel.DASHBOARD, Channel.ADMIN_API, Channel.BATCH, Channel.CLI})
+
+
+def is_cancelling_staff(user) -> bool:
+    """Whether ``user`` may cancel any order (our permission or Oscar's ``change_order``)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return any(user.has_perm(perm) for perm in STAFF_PERMISSIONS)
+
+
+def actor_role(user, channel: str | None) -> str:
+    """Classify the actor: ``customer``, ``guest``, ``staff``, ``partner``, ``system`` or ``none``."""
+    if channel == Channel.GUEST:
+        return "guest"
+    if channel in CUSTOMER_CHANNELS:
+        return "customer"
+    if user is None or channel == Channel.SYSTEM:
+        return "system"
+    if is_cancelling_staff(user):
+        return "staff"
+    if getattr(user, "is_authenticated", False) and user.has_perm(PARTNER_PERMISSION):
+        return "partner"
+    return "none" if channel in STAFF_CHANNELS else "customer"
+
+
+def _check_actor(ctx: CancellationContext, user, role: str) -> Decision | None:
+    order = ctx.order
+    if role == "none":
+        return Decision.deny("not_permitted")
+    if role == "customer":
+        if user is None or not user.is_authenticated or order.user_id != user.pk:
+            return Decision.deny("not_owner")
+    if role == "guest" and order.user_id is not None:
+        return Decision.deny("not_owner")
+    if role == "partner":
+        own = set(user.partners.values_list("pk", flat=True))
+        if any(line.partner_id not in own for line in ctx.lines):
+            return Decision.deny("partner_lines")
+    return None
+
+
+def _check_status(ctx: CancellationContext) -> Decision | None:
+    status = ctx.order.status
+    if status == get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS"):
+        return Decision.deny("already_cancelled")
+    if ctx.pending_request or status == get_setting("OSCAR_ORDERCANCEL_REQUESTED_STATUS"):
+        return Decision.deny("cancellation_pending")
+    if status not in ctx.settings.cancellable_statuses:
+        return Decision.deny("not_cancellable_status")
+    if ctx.mapping is not None and not ctx.mapping.allow_cancellation:
+        return Decision.deny("not_cancellable_status")
+    return None
+
+
+def _check_customer_rules(ctx: CancellationContext, force: bool) -> Decision | None:
+    if not ctx.settings.allow_customer_cancellation:
+        return Decision.deny("customer_cancellation_disabled")
+    window = ctx.settings.customer_window
+    if window is not None:
+        now = timezone.now()
+        if ctx.order.date_placed + window < now:
+            return Decision.deny("window_passed", window=timesince(now - window, now))
+    if force:
+        return Decision.deny("force_not_allowed")
+    return None
+
+
+def _line_key(ctx: CancellationContext, key) -> tuple[int | None, Decision | None]:
+    """Resolve a ``lines`` key (a Line or its id) to a line id of this order."""
+    Line = get_model("order", "Line")
+    pk = key.pk if isinstance(key, Line) else key
+    if isinstance(pk, bool) or not isinstance(pk, int):
+        try:
+            pk = int(str(pk))
+        except ValueError:
+            return None, Decision.deny("unknown_line")
+    if pk in ctx.lines_by_id:
+        return pk, None
+    if isinstance(key, Line) and key.order_id != ctx.order.pk:
+        return None, Decision.deny("line_not_in_order")
+    if Line.objects.filter(pk=pk).exists():
+        return None, Decision.deny("line_not_in_order")
+    return None, Decision.deny("unknown_line")
+
+
+def _check_quantities(ctx: CancellationContext, lines: Mapping | None) -> Decision:
+    if lines is None:
+        for line in ctx.lines:
+            if ctx.cancellable_quantity(line) < ctx.remaining_quantity(line) or ctx.shipped.get(
+                line.pk
+            ):
+                return Decision.deny(
+                    "quantity_not_cancellable",
+                    _("Some items of this order have already shipped or are being processed; "
+                      "cancel the remaining lines one by one."),
+                )
+        wanted = {line.pk: ctx.cancellable_quantity(line) for line in ctx.lines}
+        wanted = {pk: qty for pk, qty in wanted.items() if qty > 0}
+    else:
+        wanted = {}
+        for key, qty in lines.items():
+            pk, refusal = _line_key(ctx, key)
+            if refusal:
+                return refusal
+            if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+                return Decision.deny("invalid_quantity")
+            wanted[pk] = wanted.get(pk, 0) + qty
+        for pk, qty in wanted.items():
+            line = ctx.lines_by_id[pk]
+            available = ctx.cancellable_quantity(line)
+            if qty > available:
+                return Decision.deny(
+                    "quantity_not_cancellable",
+                    _("Only %(available)d of “%(title)s” can be cancelled; "
+                      "the rest has shipped, is being processed or is already cancelled.")
+                    % {"available": available, "title": line.title},
+                )
+    if not wanted:
+        return Decision.deny("nothing_to_cancel")
+    full = not any(ctx.shipped.values()) and all(
+        ctx.remaining_quantity(line) == wanted.get(line.pk, 0) for line in ctx.lines
+    )
+    return Decision.allow(wanted, full)
+
+
+def evaluate(
+    ctx: CancellationContext,
+    user,
+    lines: Mapping | None = None,
+    force: bool = False,
+    channel: str | None = None,
+) -> Decision:
+    """Decide on loaded facts; the engine calls this again under the row locks."""
+    role = actor_role(user, channel)
+    for refusal in (
+        _check_actor(ctx, user, role),
+        _check_status(ctx),
+        _check_customer_rules(ctx, force) if role in ("customer", "guest") else None,
+    ):
+        if refusal is not None:
+            return refusal
+    decision = _check_quantities(ctx, lines)
+    if decision and not force and ctx.amount_debited > 0:
+        return Decision.deny("paid_needs_force")
+    return decision

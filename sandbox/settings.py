@@ -1,0 +1,168 @@
+"""Settings of the sandbox shop: Oscar 4.2 with the oscar-ordercancel forks, SQLite, eager Celery."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from oscar.defaults import *  # noqa: F401,F403
+
+BASE_DIR = Path(__file__).resolve().parent
+SECRET_KEY = os.environ.get("SANDBOX_SECRET_KEY", "sandbox-not-secret")
+DEBUG = os.environ.get("SANDBOX_DEBUG", "1") == "1"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+#: The forks are listed in place of Oscar's own apps (set ORDERCANCEL_FORKS=0 for plain Oscar).
+USE_FORKS = os.environ.get("ORDERCANCEL_FORKS", "1") == "1"
+ORDER_APP = "oscar_ordercancel.order.apps.OrderConfig" if USE_FORKS else "oscar.apps.order.apps.OrderConfig"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "django.contrib.flatpages",
+    "oscar_ordercancel.apps.OrderCancelConfig",
+    "oscar.config.Shop",
+    "oscar.apps.analytics.apps.AnalyticsConfig",
+    "oscar.apps.checkout.apps.CheckoutConfig",
+    "oscar.apps.address.apps.AddressConfig",
+    "oscar.apps.shipping.apps.ShippingConfig",
+    "oscar.apps.catalogue.apps.CatalogueConfig",
+    "oscar.apps.catalogue.reviews.apps.CatalogueReviewsConfig",
+    "oscar.apps.communication.apps.CommunicationConfig",
+    "oscar.apps.partner.apps.PartnerConfig",
+    "oscar.apps.basket.apps.BasketConfig",
+    "oscar.apps.payment.apps.PaymentConfig",
+    "oscar.apps.offer.apps.OfferConfig",
+    ORDER_APP,
+    "oscar.apps.customer.apps.CustomerConfig",
+    "oscar.apps.search.apps.SearchConfig",
+    "oscar.apps.voucher.apps.VoucherConfig",
+    "oscar.apps.wishlists.apps.WishlistsConfig",
+    "oscar.apps.dashboard.apps.DashboardConfig",
+    "oscar.apps.dashboard.reports.apps.ReportsDashboardConfig",
+    "oscar.apps.dashboard.users.apps.UsersDashboardConfig",
+    "oscar.apps.dashboard.orders.apps.OrdersDashboardConfig",
+    "oscar.apps.dashboard.catalogue.apps.CatalogueDashboardConfig",
+    "oscar.apps.dashboard.offers.apps.OffersDashboardConfig",
+    "oscar.apps.dashboard.partners.apps.PartnersDashboardConfig",
+    "oscar.apps.dashboard.pages.apps.PagesDashboardConfig",
+    "oscar.apps.dashboard.ranges.apps.RangesDashboardConfig",
+    "oscar.apps.dashboard.reviews.apps.ReviewsDashboardConfig",
+    "oscar.apps.dashboard.vouchers.apps.VouchersDashboardConfig",
+    "oscar.apps.dashboard.communications.apps.CommunicationsDashboardConfig",
+    "oscar.apps.dashboard.shipping.apps.ShippingDashboardConfig",
+    "widget_tweaks",
+    "haystack",
+    "treebeard",
+    "sorl.thumbnail",
+    "django_tables2",
+    "sandbox.demo",
+]
+
+try:  # django-oscar-api is the optional ``api`` extra
+    import oscarapi  # noqa: F401
+
+    INSTALLED_APPS += ["rest_framework", "oscarapi"]
+except ImportError:
+    pass
+
+SITE_ID = 1
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "oscar.apps.basket.middleware.BasketMiddleware",
+    "django.contrib.flatpages.middleware.FlatpageFallbackMiddleware",
+]
+ROOT_URLCONF = "sandbox.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.template.context_processors.i18n",
+                "django.contrib.messages.context_processors.messages",
+                "oscar.apps.search.context_processors.search_form",
+                "oscar.apps.checkout.context_processors.checkout",
+                "oscar.apps.communication.notifications.context_processors.notifications",
+                "oscar.core.context_processors.metadata",
+            ],
+        },
+    },
+]
+AUTHENTICATION_BACKENDS = (
+    "oscar.apps.customer.auth_backends.EmailBackend",
+    "django.contrib.auth.backends.ModelBackend",
+)
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("SANDBOX_DB", str(BASE_DIR / "db.sqlite3")),
+        "ATOMIC_REQUESTS": True,
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+HAYSTACK_CONNECTIONS = {"default": {"ENGINE": "haystack.backends.simple_backend.SimpleEngine"}}
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "static_root"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = BASE_DIR / "media"
+EMAIL_BACKEND = os.environ.get(
+    "SANDBOX_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+LOGIN_REDIRECT_URL = "/"
+
+OSCAR_SHOP_NAME = "Ordercancel sandbox"
+OSCAR_DEFAULT_CURRENCY = "GBP"
+OSCAR_INITIAL_ORDER_STATUS = "Pending"
+OSCAR_INITIAL_LINE_STATUS = "Pending"
+OSCAR_ORDER_STATUS_PIPELINE = {
+    "Pending": ("Being processed", "Cancelled", "Cancellation requested"),
+    "Being processed": ("Shipped", "Cancelled", "Cancellation requested"),
+    "Cancellation requested": ("Cancelled", "Pending", "Being processed"),
+    "Shipped": ("Complete",),
+    "Complete": (),
+    "Cancelled": (),
+}
+OSCAR_ORDER_STATUS_CASCADE = {
+    "Being processed": "Being processed",
+    "Shipped": "Shipped",
+    "Cancelled": "Cancelled",
+}
+OSCAR_LINE_STATUS_PIPELINE = {
+    "Pending": ("Being processed", "Cancelled"),
+    "Being processed": ("Shipped", "Cancelled"),
+    "Shipped": (),
+    "Cancelled": (),
+}
+
+# oscar-ordercancel: cancellable while pending; customers get 30 days.
+OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES = ["Pending"]
+OSCAR_ORDERCANCEL_CUSTOMER_WINDOW = timedelta(days=30)
+OSCAR_ORDERCANCEL_PROCESSORS = [
+    {"name": "log", "class": "oscar_ordercancel.processors.LoggingProcessor", "options": {}},
+] if os.environ.get("SANDBOX_PROCESSORS", "0") == "1" else []
+
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "1") == "1"
+CELERY_TASK_EAGER_PROPAGATES = True
+
+SILENCED_SYSTEM_CHECKS = ["ordercancel.W003"] if not OSCAR_ORDERCANCEL_PROCESSORS else []

@@ -1,0 +1,77 @@
+"""Test data built through Oscar's own checkout code (real allocations)."""
+
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from oscar.apps.partner.strategy import Default
+from oscar.core.loading import get_class, get_model
+from oscar.test.factories import create_order, create_product, create_stockrecord
+
+Basket = get_model("basket", "Basket")
+Source = get_model("payment", "Source")
+SourceType = get_model("payment", "SourceType")
+ShippingEventType = get_model("order", "ShippingEventType")
+
+
+def create_user(email, password="password", perms=(), **kwargs):
+    """A user who logs in with ``email`` / ``password``, with ``perms`` ("app.codename")."""
+    user = get_user_model().objects.create_user(
+        username=email.split("@")[0], email=email, password=password, **kwargs
+    )
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return get_user_model().objects.get(pk=user.pk)
+
+
+def place_order(user=None, items=(("10.00", 1),), *, num_in_stock=20, partner=None, **kwargs):
+    """Place an order of ``items`` (price, quantity) through Oscar's OrderCreator."""
+    basket = Basket.objects.create(owner=user)
+    basket.strategy = Default()
+    for price, quantity in items:
+        product = create_product()
+        create_stockrecord(product, price=Decimal(price), num_in_stock=num_in_stock,
+                           **({"partner_name": partner} if partner else {}))
+        basket.add_product(product, quantity=quantity)
+    return create_order(basket=basket, user=user, **kwargs)
+
+
+def pay(order, allocated=None, debited=Decimal("0.00")):
+    """Record a payment source: ``allocated`` authorised (default: the total), ``debited`` taken."""
+    source_type, __ = SourceType.objects.get_or_create(name="Card")
+    return Source.objects.create(
+        order=order, source_type=source_type, currency=order.currency,
+        amount_allocated=order.total_incl_tax if allocated is None else Decimal(allocated),
+        amount_debited=Decimal(debited),
+    )
+
+
+def ship(order, line, quantity, event="Shipped"):
+    """Ship ``quantity`` of ``line`` the Oscar way: a shipping event and consumed allocation."""
+    EventHandler = get_class("order.processing", "EventHandler")
+    event_type, __ = ShippingEventType.objects.get_or_create(name=event)
+    handler = EventHandler()
+    handler.handle_shipping_event(order, event_type, [line], [quantity])
+    handler.consume_stock_allocations(order, [line], [quantity])
+
+
+def snapshot(order):
+    """Everything a cancellation may touch, to assert that nothing changed."""
+    from oscar_ordercancel.models import OrderCancellation
+
+    order.refresh_from_db()
+    lines = list(order.lines.select_related("stockrecord").order_by("pk"))
+    return {
+        "status": order.status,
+        "lines": [(line.status, line.num_allocated, line.allocation_cancelled) for line in lines],
+        "stock": [line.stockrecord.num_allocated for line in lines],
+        "sources": list(Source.objects.filter(order=order).values_list(
+            "amount_allocated", "amount_debited", "amount_refunded")),
+        "cancellations": OrderCancellation.objects.filter(order=order).count(),
+        "notes": order.notes.count(),
+        "payment_events": order.payment_events.count(),
+        "totals": (order.total_incl_tax, order.total_excl_tax),
+    }
