@@ -111,14 +111,13 @@ def check_processors(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     return messages
 
 
-@checks.register("oscar_ordercancel")
-def check_app_order(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """The core app must come before Oscar's apps so that its template overrides win."""
-    apps = list(settings.INSTALLED_APPS)
+def app_order_messages(installed_apps) -> list[checks.CheckMessage]:
+    """Warn when the core app comes after Oscar's apps in ``installed_apps``."""
+    apps = list(installed_apps)
     ours = next((i for i, a in enumerate(apps) if a.startswith("oscar_ordercancel.apps")
                  or a == "oscar_ordercancel"), None)
     oscar_first = next((i for i, a in enumerate(apps) if a == SHOP_CONFIG
-                        or (a.startswith("oscar.") and a != "oscar_ordercancel")), None)
+                        or a.startswith("oscar.")), None)
     if ours is not None and oscar_first is not None and oscar_first < ours:
         return [checks.Warning(
             "oscar_ordercancel.apps.OrderCancelConfig is listed after Oscar's apps: "
@@ -127,3 +126,9 @@ def check_app_order(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             id="ordercancel.W004",
         )]
     return []
+
+
+@checks.register("oscar_ordercancel")
+def check_app_order(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The core app must come before Oscar's apps so that its template overrides win."""
+    return app_order_messages(settings.INSTALLED_APPS)

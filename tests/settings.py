@@ -38,7 +38,8 @@ if USE_POSTGRES:
             "PORT": os.environ.get("PGPORT", "5432"),
             "USER": os.environ.get("PGUSER", "postgres"),
             "NAME": os.environ.get("PGDATABASE", "test"),
-            "TEST": {"NAME": "test_ordercancel_" + ("forks" if USE_FORKS else "plain")},  # noqa: F405
+            # one database per test process, so parallel runs never collide
+            "TEST": {"NAME": f"test_ordercancel_{'forks' if USE_FORKS else 'plain'}_{os.getpid()}"},  # noqa: F405
         }
     }
 else:

@@ -66,7 +66,7 @@ def _shipped_quantities(order) -> dict[int, int]:
 
 def _cancelled_quantities(order) -> tuple[dict[int, int], bool]:
     """Per line, the quantity already cancelled or awaiting confirmation; and whether any waits."""
-    from oscar_ordercancel.models import OrderCancellationLine, OrderCancellation
+    from oscar_ordercancel.models import OrderCancellation, OrderCancellationLine
 
     rows = (
         OrderCancellationLine.objects.filter(cancellation__order_id=order.pk)

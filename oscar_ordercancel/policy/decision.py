@@ -9,7 +9,6 @@ from django.utils.translation import gettext_lazy as _
 #: Every refusal code the policy and engine use, with its default message.
 MESSAGES = {
     "not_cancellable_status": _("This order is already being prepared and can no longer be cancelled."),
-    "status_mapping_disallows": _("Orders in this status cannot be cancelled."),
     "already_cancelled": _("This order has already been cancelled."),
     "cancellation_pending": _("A cancellation of this order is already waiting for confirmation."),
     "window_passed": _("Orders can be cancelled within %(window)s of purchase."),

@@ -77,7 +77,8 @@ def _check_customer_rules(ctx: CancellationContext, force: bool) -> Decision | N
     if window is not None:
         now = timezone.now()
         if ctx.order.date_placed + window < now:
-            return Decision.deny("window_passed", window=timesince(now - window, now))
+            span = timesince(now - window, now).replace("\xa0", " ")
+            return Decision.deny("window_passed", window=span)
     if force:
         return Decision.deny("force_not_allowed")
     return None
@@ -118,7 +119,7 @@ def _check_quantities(ctx: CancellationContext, lines: Mapping | None) -> Decisi
         wanted = {}
         for key, qty in lines.items():
             pk, refusal = _line_key(ctx, key)
-            if refusal:
+            if refusal is not None:
                 return refusal
             if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
                 return Decision.deny("invalid_quantity")

@@ -1,0 +1,146 @@
+"""The policy: who may cancel which order, and when."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.sites.models import Site
+from django.utils import timezone
+
+from oscar_ordercancel.models import CancellationSettings, OrderStatusMapping
+from oscar_ordercancel.policy import can_cancel
+from oscar_ordercancel.services import cancel_order
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_customer_may_cancel_their_own_pending_order(order, customer):
+    decision = can_cancel(order, customer, channel="customer")
+    assert decision and decision.full
+    assert sum(decision.quantities.values()) == 3
+
+
+def test_a_customer_cannot_cancel_someone_elses_order(order, other_customer):
+    decision = can_cancel(order, other_customer, channel="customer")
+    assert not decision and decision.code == "not_owner"
+
+
+def test_staff_rules_do_not_apply_on_the_customer_pages(order, staff):
+    assert can_cancel(order, staff, channel="customer").code == "not_owner"
+
+
+def test_the_site_setting_turns_customer_cancellation_off(order, customer, settings):
+    CancellationSettings.objects.create(site=Site.objects.get_current(),
+                                        allow_customer_cancellation=False)
+    assert can_cancel(order, customer, channel="customer").code == "customer_cancellation_disabled"
+
+
+def test_an_empty_site_setting_inherits_the_django_setting(order, customer, settings):
+    CancellationSettings.objects.create(site=Site.objects.get_current())
+    settings.OSCAR_ORDERCANCEL_ALLOW_CUSTOMER_CANCELLATION = False
+    assert can_cancel(order, customer, channel="customer").code == "customer_cancellation_disabled"
+    settings.OSCAR_ORDERCANCEL_ALLOW_CUSTOMER_CANCELLATION = True
+    assert can_cancel(order, customer, channel="customer")
+
+
+def test_the_customer_window(order, customer, settings):
+    settings.OSCAR_ORDERCANCEL_CUSTOMER_WINDOW = timedelta(minutes=30)
+    assert can_cancel(order, customer, channel="customer")
+    order.date_placed = timezone.now() - timedelta(minutes=31)
+    order.save()
+    decision = can_cancel(order, customer, channel="customer")
+    assert decision.code == "window_passed"
+    assert decision.message == "Orders can be cancelled within 30 minutes of purchase."
+
+
+def test_the_window_does_not_bind_staff(order, staff, settings):
+    settings.OSCAR_ORDERCANCEL_CUSTOMER_WINDOW = timedelta(minutes=30)
+    order.date_placed = timezone.now() - timedelta(days=3)
+    order.save()
+    assert can_cancel(order, staff, channel="dashboard")
+
+
+def test_a_site_window_overrides_the_django_setting(order, customer, settings):
+    settings.OSCAR_ORDERCANCEL_CUSTOMER_WINDOW = None
+    CancellationSettings.objects.create(site=Site.objects.get_current(),
+                                        customer_window=timedelta(minutes=5))
+    order.date_placed = timezone.now() - timedelta(minutes=6)
+    order.save()
+    assert can_cancel(order, customer, channel="customer").code == "window_passed"
+
+
+def test_cancellable_statuses_come_from_the_site_then_the_settings(order, staff, settings):
+    order.set_status("Being processed")
+    assert can_cancel(order, staff).code == "not_cancellable_status"
+    settings.OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES = ["Pending", "Being processed"]
+    # The sandbox cascades "Being processed" to the lines, so they must be cancellable too.
+    assert can_cancel(order, staff).code == "quantity_not_cancellable"
+    settings.OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES = ["Pending", "Being processed"]
+    assert can_cancel(order, staff)
+    CancellationSettings.objects.create(site=Site.objects.get_current(),
+                                        cancellable_statuses=["Pending"])
+    assert can_cancel(order, staff).code == "not_cancellable_status"
+
+
+def test_a_mapping_can_forbid_cancellation_of_a_status(order, staff):
+    mapping = OrderStatusMapping.objects.create(status="Pending", allow_cancellation=False)
+    assert can_cancel(order, staff).code == "not_cancellable_status"
+    mapping.allow_cancellation = True
+    mapping.save()
+    assert can_cancel(order, staff)
+
+
+def test_customers_cannot_force(order, customer):
+    factories.pay(order, debited=order.total_incl_tax)
+    assert can_cancel(order, customer, channel="customer").code == "paid_needs_force"
+    assert can_cancel(order, customer, force=True, channel="customer").code == "force_not_allowed"
+
+
+@pytest.mark.parametrize("perm", ["oscar_ordercancel.cancel_order", "order.change_order"])
+def test_staff_need_a_cancel_permission(order, perm):
+    plain_staff = factories.create_user("plain@example.com", is_staff=True)
+    assert can_cancel(order, plain_staff, channel="dashboard").code == "not_permitted"
+    allowed = factories.create_user("allowed@example.com", is_staff=True, perms=[perm])
+    assert can_cancel(order, allowed, channel="dashboard")
+
+
+def test_partner_users_cancel_only_orders_of_their_partners(customer):
+    from oscar.core.loading import get_model
+
+    Partner = get_model("partner", "Partner")
+    ours = factories.place_order(customer, [("10.00", 1)], partner="Acme")
+    theirs = factories.place_order(customer, [("10.00", 1)], partner="Globex")
+    partner_user = factories.create_user("acme@example.com", is_staff=True,
+                                         perms=["partner.dashboard_access"])
+    Partner.objects.get(name="Acme").users.add(partner_user)
+    assert can_cancel(ours, partner_user, channel="dashboard")
+    assert can_cancel(theirs, partner_user, channel="dashboard").code == "partner_lines"
+    before = factories.snapshot(theirs)
+    with pytest.raises(Exception) as err:
+        cancel_order(theirs, user=partner_user, channel="dashboard")
+    assert err.value.code == "partner_lines"
+    assert factories.snapshot(theirs) == before
+
+
+def test_anonymous_users_are_not_owners(order):
+    from django.contrib.auth.models import AnonymousUser
+
+    assert can_cancel(order, AnonymousUser(), channel="customer").code == "not_owner"
+
+
+def test_guest_orders_follow_the_customer_rules(settings):
+    guest_order = factories.place_order(None, guest_email="guest@example.com")
+    assert can_cancel(guest_order, None, channel="guest")
+    settings.OSCAR_ORDERCANCEL_ALLOW_CUSTOMER_CANCELLATION = False
+    assert can_cancel(guest_order, None, channel="guest").code == "customer_cancellation_disabled"
+
+
+def test_a_guest_channel_cannot_reach_an_account_order(order):
+    assert can_cancel(order, None, channel="guest").code == "not_owner"
+
+
+def test_decision_matches_the_engine(order, other_customer):
+    decision = can_cancel(order, other_customer, channel="customer")
+    with pytest.raises(Exception) as err:
+        cancel_order(order, user=other_customer, channel="customer")
+    assert err.value.code == decision.code and err.value.message == decision.message
