@@ -75,7 +75,7 @@ class AbstractCancellationSettings(models.Model):
 
     @classmethod
     def for_site(cls, site=None):
-        """Return the settings row of ``site`` (default: the current site), or None."""
+        """Return the settings row of ``site`` (a Site or its id; default: the current site)."""
         from django.contrib.sites.models import Site
 
         if site is None:
@@ -83,7 +83,8 @@ class AbstractCancellationSettings(models.Model):
                 site = Site.objects.get_current()
             except Site.DoesNotExist:
                 return None
-        return cls._default_manager.filter(site_id=site.pk).first()
+        site_id = getattr(site, "pk", site)
+        return cls._default_manager.filter(site_id=site_id).first()
 
 
 class AbstractOrderCancellation(models.Model):

@@ -18,5 +18,8 @@ class OrderCancelConfig(AppConfig):
         from oscar_ordercancel.integrations import notifications
 
         signals.order_cancelled.connect(
-            notifications.on_order_cancelled, dispatch_uid="ordercancel_notify_customer"
-        )
+            notifications.on_order_cancelled, dispatch_uid="ordercancel_notify_cancelled")
+        signals.order_cancellation_pending.connect(
+            notifications.on_cancellation_pending, dispatch_uid="ordercancel_notify_pending")
+        signals.order_cancellation_rejected.connect(
+            notifications.on_cancellation_rejected, dispatch_uid="ordercancel_notify_rejected")

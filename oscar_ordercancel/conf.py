@@ -39,7 +39,7 @@ class EffectiveSettings:
 
 
 def effective_settings(site=None) -> EffectiveSettings:
-    """Merge the site's ``CancellationSettings`` (field by field) over the Django settings."""
+    """Merge the site's (a Site or id) ``CancellationSettings`` field by field over Django's."""
     from oscar_ordercancel.models import CancellationSettings
 
     row = CancellationSettings.for_site(site)

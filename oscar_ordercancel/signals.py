@@ -11,12 +11,19 @@ from django.dispatch import Signal
 #: A receiver may raise ``CancellationVetoed`` to refuse; nothing is changed then.
 order_cancellation_requested = Signal()
 
-#: Inside the transaction, after the change. kwargs: order, cancellation, user.
+#: Inside the transaction, after the change (immediate mode, or when a request is
+#: confirmed). kwargs: order, cancellation, user, notify_customer, role.
 order_cancelled = Signal()
 
-#: A cancel processor refused a requested cancellation. kwargs: order, cancellation, reason.
+#: Request mode: a cancellation was recorded and waits for the processors, inside the
+#: transaction. kwargs: order, cancellation, user, notify_customer, role.
+order_cancellation_pending = Signal()
+
+#: A requested cancellation was refused (by a processor or staff).
+#: kwargs: order, cancellation, reason, user.
 order_cancellation_rejected = Signal()
 
-#: Cancel-processor job outcomes. kwargs: job; ``cancel_job_failed`` also ``error``, ``final``.
+#: Cancel-processor job outcomes, sender = the CancelJob model.
+#: kwargs: job; ``cancel_job_failed`` also ``error``, ``final``.
 cancel_job_succeeded = Signal()
 cancel_job_failed = Signal()

@@ -47,5 +47,5 @@ else:
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 SILENCED_SYSTEM_CHECKS = ["ordercancel.W003"]

@@ -144,3 +144,12 @@ def test_decision_matches_the_engine(order, other_customer):
     with pytest.raises(Exception) as err:
         cancel_order(order, user=other_customer, channel="customer")
     assert err.value.code == decision.code and err.value.message == decision.message
+
+
+def test_the_orders_own_site_settings_apply(order, customer):
+    other_site = Site.objects.create(domain="other.example.com", name="Other")
+    CancellationSettings.objects.create(site=other_site, allow_customer_cancellation=False)
+    assert can_cancel(order, customer, channel="customer")
+    order.site = other_site
+    order.save()
+    assert can_cancel(order, customer, channel="customer").code == "customer_cancellation_disabled"

@@ -1,4 +1,9 @@
-"""The cancellation engine: one transaction from row locks to the ``order_cancelled`` signal."""
+"""The cancellation engine: one transaction from row locks to the ``order_cancelled`` signal.
+
+In ``"request"`` mode ``cancel_order`` only records a *requested* cancellation
+(quantities reserved, order in the requested status); ``confirm_cancellation``
+later applies it and ``reject_cancellation`` gives the order back its status.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ from collections.abc import Mapping
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from oscar.apps.order.exceptions import InvalidOrderStatus
 from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel import signals
@@ -19,24 +23,46 @@ from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.policy import actor_role, evaluate, load_context, message_for
 
 
-def _resolve_channel(user, channel: str | None) -> str:
-    if channel:
-        return str(channel)
-    return Channel.SYSTEM if user is None else Channel.CODE
+def _models():
+    from oscar_ordercancel.models import OrderCancellation, OrderCancellationLine
+
+    return get_model("order", "Order"), get_model("order", "Line"), OrderCancellation, \
+        OrderCancellationLine
 
 
-def _validate_reason(reason: str) -> None:
-    if reason and reason not in dict(reason_choices()):
-        raise CancellationError("invalid_reason", message_for("invalid_reason"))
+def _acting_user(user):
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _handler(user):
+    return get_class("order.processing", "EventHandler")(_acting_user(user))
+
+
+def _require_transition(order, new_status: str) -> None:
+    """Refuse before any change when Oscar's pipeline cannot reach ``new_status``."""
+    if order.status != new_status and new_status not in order.available_statuses():
+        raise CancellationError(
+            "status_transition_invalid",
+            _("The order status pipeline does not allow '%(old)s' → '%(new)s'.")
+            % {"old": order.status, "new": new_status},
+        )
+
+
+def _set_order_status(order, lines, handler, new_status: str, note: str) -> None:
+    """Move the order through Oscar's pipeline with the (possibly forked) EventHandler."""
+    # set_status() cascades over order.lines.all(): serve it the locked lines.
+    order._prefetched_objects_cache = {"lines": lines}
+    try:
+        handler.handle_order_status_change(order, new_status, note_msg=note)
+    finally:
+        order._prefetched_objects_cache = {}
 
 
 def _note_text(cancellation, lines_by_id: dict, quantities: dict[int, int], full: bool) -> str:
     if full:
         text = _("Order cancelled")
     else:
-        items = ", ".join(
-            f"{qty} × {lines_by_id[pk].title}" for pk, qty in quantities.items()
-        )
+        items = ", ".join(f"{qty} × {lines_by_id[pk].title}" for pk, qty in quantities.items())
         text = _("Cancelled %(items)s") % {"items": items}
     details = [text]
     if cancellation.reason:
@@ -50,30 +76,27 @@ def _note_text(cancellation, lines_by_id: dict, quantities: dict[int, int], full
     return " — ".join(str(d) for d in details)
 
 
-def _apply_line_statuses(lines_by_id, quantities, ctx) -> list:
-    """Mark lines whose whole remaining quantity is cancelled; return the changed lines."""
+def _apply_line_statuses(lines_by_id, quantities, cancelled_before) -> list:
+    """Mark lines whose whole quantity is now cancelled; return the changed lines."""
     line_status = get_setting("OSCAR_ORDERCANCEL_LINE_CANCELLED_STATUS")
     changed = []
     for pk, qty in quantities.items():
         line = lines_by_id[pk]
-        whole = ctx.cancelled.get(pk, 0) + qty >= line.quantity
-        if whole and line.status != line_status:
+        if cancelled_before.get(pk, 0) + qty >= line.quantity and line.status != line_status:
             line._ordercancel_old_status = line.status
             line.status = line_status
             changed.append(line)
     return changed
 
 
-def _set_order_status(order, lines, handler, new_status: str, note: str) -> None:
-    """Move the order through Oscar's pipeline with the (possibly forked) EventHandler."""
-    # set_status() cascades over order.lines.all(): serve it the locked lines.
-    order._prefetched_objects_cache = {"lines": lines}
-    try:
-        handler.handle_order_status_change(order, new_status, note_msg=note)
-    except InvalidOrderStatus as exc:
-        raise CancellationError("status_transition_invalid", str(exc)) from exc
-    finally:
-        order._prefetched_objects_cache = {}
+def _send_line_status_signals(changed) -> None:
+    """Tell Oscar's receivers about line status changes made in bulk."""
+    from oscar.apps.order.signals import order_line_status_changed
+
+    for line in changed:
+        order_line_status_changed.send(
+            sender=line, line=line, old_status=line._ordercancel_old_status, new_status=line.status
+        )
 
 
 def cancel_order(
@@ -91,15 +114,13 @@ def cancel_order(
     notify_customer: bool | None = None,
 ):
     """Cancel ``order`` (or ``lines``: ``{line: qty}``) in one transaction; return the record."""
-    from oscar_ordercancel.models import OrderCancellation, OrderCancellationLine
-
-    Order = get_model("order", "Order")
-    Line = get_model("order", "Line")
-    EventHandler = get_class("order.processing", "EventHandler")
-    channel = _resolve_channel(user, channel)
-    _validate_reason(reason)
+    Order, Line, OrderCancellation, OrderCancellationLine = _models()
+    channel = str(channel) if channel else (Channel.SYSTEM if user is None else Channel.CODE)
+    if reason and reason not in dict(reason_choices()):
+        raise CancellationError("invalid_reason", message_for("invalid_reason"))
     if len(comment) > 1000:
-        raise CancellationError("comment_too_long", _("Comments are limited to 1,000 characters."))
+        raise CancellationError("comment_too_long", message_for("comment_too_long"))
+    requested = get_setting("OSCAR_ORDERCANCEL_MODE") == "request"
 
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
@@ -107,69 +128,71 @@ def cancel_order(
         decision = evaluate(ctx, user, lines=lines, force=force, channel=channel)
         if not decision:
             raise CancellationError(decision.code, decision.message)
-        lines_by_id = ctx.lines_by_id
-        quantities, full = decision.quantities, decision.full
-        requested = get_setting("OSCAR_ORDERCANCEL_MODE") == "request"
+        lines_by_id, quantities, full = ctx.lines_by_id, decision.quantities, decision.full
+        target = get_setting(
+            "OSCAR_ORDERCANCEL_REQUESTED_STATUS" if requested
+            else "OSCAR_ORDERCANCEL_CANCELLED_STATUS"
+        )
+        if requested or full:
+            _require_transition(locked, target)
         signals.order_cancellation_requested.send(
             sender=Order, order=locked, user=user,
             quantities={lines_by_id[pk]: qty for pk, qty in quantities.items()},
             full=full, reason=reason, channel=channel, force=force, refund=refund,
         )
-
-        now = timezone.now()
         cancellation = OrderCancellation.objects.create(
-            order=locked,
-            is_full=full,
+            order=locked, is_full=full,
             state=OrderCancellation.State.REQUESTED if requested else OrderCancellation.State.COMPLETED,
-            reason=reason, comment=comment, note=note,
-            user=user if getattr(user, "is_authenticated", False) else None,
-            on_behalf_of=on_behalf_of, channel=channel,
-            forced=bool(force), refund_requested=bool(refund),
-            previous_status=locked.status,
-            date_completed=None if requested else now,
+            reason=reason, comment=comment, note=note, user=_acting_user(user),
+            on_behalf_of=on_behalf_of, channel=channel, forced=bool(force),
+            refund_requested=bool(refund), previous_status=locked.status,
+            date_completed=None if requested else timezone.now(),
         )
         records = [
             OrderCancellationLine(cancellation=cancellation, line=lines_by_id[pk], quantity=qty)
             for pk, qty in quantities.items()
         ]
-        handler = EventHandler(user if getattr(user, "is_authenticated", False) else None)
+        handler = _handler(user)
+        extra = {"user": user, "notify_customer": notify_customer, "role": actor_role(user, channel)}
         if requested:
             OrderCancellationLine.objects.bulk_create(records)
-            _set_order_status(
-                locked, ctx.lines, handler, get_setting("OSCAR_ORDERCANCEL_REQUESTED_STATUS"),
-                _("Cancellation requested — waiting for confirmation"),
-            )
-        else:
-            _complete(locked, ctx, cancellation, records, quantities, full, refund, handler, Line)
-
+            _set_order_status(locked, ctx.lines, handler, target,
+                              _("Cancellation requested — waiting for confirmation"))
+            order.status = locked.status
+            signals.order_cancellation_pending.send(
+                sender=Order, order=locked, cancellation=cancellation, **extra)
+            return cancellation
+        _complete(locked, ctx, cancellation, records, ctx.cancelled, handler, Line,
+                  OrderCancellationLine, status_after_partial=None)
         order.status = locked.status
-        signals.order_cancelled.send(
-            sender=Order, order=locked, cancellation=cancellation, user=user,
-            notify_customer=notify_customer, role=actor_role(user, channel),
-        )
+        signals.order_cancelled.send(sender=Order, order=locked, cancellation=cancellation, **extra)
     return cancellation
 
 
-def _complete(order, ctx, cancellation, records, quantities, full, refund, handler, Line) -> None:
-    """Apply a cancellation: lines, stock, payment, record, order status and note."""
+def _complete(order, ctx, cancellation, records, cancelled_before, handler, Line,
+              OrderCancellationLine, status_after_partial: str | None) -> None:
+    """Apply a cancellation: lines, stock, record, payment, order status and note."""
     lines_by_id = ctx.lines_by_id
-    changed = _apply_line_statuses(lines_by_id, quantities, ctx)
+    quantities = {record.line_id: record.quantity for record in records}
+    full = cancellation.is_full
+    changed = _apply_line_statuses(lines_by_id, quantities, cancelled_before)
     released = release_allocations(lines_by_id, quantities)
     touched = {lines_by_id[pk] for pk in released} | set(changed)
     if touched:
-        Line.objects.bulk_update(
-            sorted(touched, key=lambda line: line.pk),
-            ["status", "num_allocated", "allocation_cancelled"],
-        )
+        Line.objects.bulk_update(sorted(touched, key=lambda line: line.pk),
+                                 ["status", "num_allocated", "allocation_cancelled"])
     for record in records:
         record.stock_released = released.get(record.line_id, 0)
-    from oscar_ordercancel.models import OrderCancellationLine
+    if records and records[0].pk is None:
+        OrderCancellationLine.objects.bulk_create(records)
+    else:
+        OrderCancellationLine.objects.bulk_update(records, ["stock_released"])
 
-    OrderCancellationLine.objects.bulk_create(records)
-
+    # Payment last but one: a gateway error still rolls everything back, and the
+    # pipeline transition was checked before anything changed.
     outcome = get_payment_handler().apply(
-        order, ctx.sources, lines_by_id, quantities, full=full, refund=refund,
-        cancellation=cancellation,
+        order, ctx.sources, lines_by_id, quantities, full=full,
+        refund=cancellation.refund_requested, cancellation=cancellation,
     )
     cancellation.void_amount = outcome.voided
     cancellation.refund_amount = outcome.refunded
@@ -179,18 +202,69 @@ def _complete(order, ctx, cancellation, records, quantities, full, refund, handl
     _send_line_status_signals(changed)
     note = _note_text(cancellation, lines_by_id, quantities, full)
     if full:
-        _set_order_status(
-            order, ctx.lines, handler, get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS"), note
-        )
+        _set_order_status(order, ctx.lines, handler,
+                          get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS"), note)
+    elif status_after_partial and status_after_partial != order.status:
+        _set_order_status(order, ctx.lines, handler, status_after_partial, note)
     else:
         handler.create_note(order, note)
 
 
-def _send_line_status_signals(changed) -> None:
-    """Tell Oscar's receivers about line status changes made in bulk."""
-    from oscar.apps.order.signals import order_line_status_changed
+def _lock_requested(cancellation):
+    Order, __, OrderCancellation, __ = _models()
+    locked_order = Order.objects.select_for_update().get(pk=cancellation.order_id)
+    locked = OrderCancellation.objects.select_for_update().get(pk=cancellation.pk)
+    if locked.state != OrderCancellation.State.REQUESTED:
+        raise CancellationError(
+            "not_requested", _("This cancellation is already %(state)s.")
+            % {"state": locked.get_state_display().lower()})
+    return locked_order, locked
 
-    for line in changed:
-        order_line_status_changed.send(
-            sender=line, line=line, old_status=line._ordercancel_old_status, new_status=line.status
-        )
+
+def confirm_cancellation(cancellation, *, user=None, note: str = ""):
+    """Apply a requested cancellation (request mode), e.g. when the ERP confirms it."""
+    Order, Line, OrderCancellation, OrderCancellationLine = _models()
+    with transaction.atomic():
+        order, cancellation = _lock_requested(cancellation)
+        ctx = load_context(order, lock=True)
+        records = list(cancellation.lines.all())
+        before = dict(ctx.cancelled)
+        for record in records:  # this request's own quantities are in ctx.cancelled
+            before[record.line_id] = before.get(record.line_id, 0) - record.quantity
+        if cancellation.is_full:
+            _require_transition(order, get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS"))
+        elif cancellation.previous_status != order.status:
+            _require_transition(order, cancellation.previous_status)
+        cancellation.state = OrderCancellation.State.COMPLETED
+        cancellation.date_completed = timezone.now()
+        if note:
+            cancellation.note = "\n".join(filter(None, [cancellation.note, note]))
+        cancellation.save(update_fields=["state", "date_completed", "note"])
+        _complete(order, ctx, cancellation, records, before, _handler(user), Line,
+                  OrderCancellationLine, status_after_partial=cancellation.previous_status)
+        signals.order_cancelled.send(
+            sender=Order, order=order, cancellation=cancellation, user=user,
+            notify_customer=None, role=actor_role(user, Channel.SYSTEM))
+    return cancellation
+
+
+def reject_cancellation(cancellation, *, reason: str, user=None):
+    """Decline a requested cancellation: the order returns to the status it had."""
+    Order, __, OrderCancellation, __ = _models()
+    with transaction.atomic():
+        order, cancellation = _lock_requested(cancellation)
+        if cancellation.previous_status != order.status:
+            _require_transition(order, cancellation.previous_status)
+        cancellation.state = OrderCancellation.State.REJECTED
+        cancellation.rejection_reason = reason
+        cancellation.date_completed = timezone.now()
+        cancellation.save(update_fields=["state", "rejection_reason", "date_completed"])
+        note = _("Cancellation declined: %(reason)s") % {"reason": reason}
+        if cancellation.previous_status != order.status:
+            _set_order_status(order, list(order.lines.all()), _handler(user),
+                              cancellation.previous_status, note)
+        else:
+            _handler(user).create_note(order, note)
+        signals.order_cancellation_rejected.send(
+            sender=Order, order=order, cancellation=cancellation, reason=reason, user=user)
+    return cancellation

@@ -9,9 +9,12 @@ from oscar.core.loading import get_model
 
 def releasable(line, quantity: int) -> int:
     """How much of ``quantity`` is still allocated on the line (0 if untracked or released)."""
-    if line.allocation_cancelled or not line.stockrecord_id or line.stockrecord is None:
+    if line.allocation_cancelled or not line.stockrecord_id:
         return 0
-    if not line.stockrecord.can_track_allocations:
+    tracks = getattr(line, "_tracks_stock", None)
+    if tracks is None:  # a line not loaded by load_context
+        tracks = line.stockrecord is not None and line.stockrecord.can_track_allocations
+    if not tracks:
         return 0
     return min(quantity, line.num_allocated or 0)
 

@@ -1,4 +1,8 @@
-"""Tell the customer about a cancellation, by e-mail, once the transaction has committed."""
+"""Tell the customer about a cancellation by e-mail, once the transaction has committed.
+
+The message is rendered and sent by a Celery task when Celery is configured
+(a broker URL, or eager mode); otherwise it is sent in-process after commit.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from oscar_ordercancel.conf import get_setting
 logger = logging.getLogger(__name__)
 
 ORDER_CANCELLED = "ORDER_CANCELLED"
+ORDER_CANCELLATION_REQUESTED = "ORDER_CANCELLATION_REQUESTED"
+ORDER_CANCELLATION_REJECTED = "ORDER_CANCELLATION_REJECTED"
 
 
 def status_path(order) -> str:
@@ -52,19 +58,48 @@ def send_cancellation_email(cancellation_id: int, event_code: str = ORDER_CANCEL
     dispatcher.dispatch_order_messages(order, messages, event_code)
 
 
-def on_order_cancelled(sender, order, cancellation, notify_customer=None, **kwargs) -> None:
-    """``order_cancelled`` receiver: queue the customer e-mail for after commit."""
+def _celery_configured() -> bool:
+    try:
+        from celery import current_app
+    except ImportError:
+        return False
+    conf = current_app.conf
+    return bool(conf.task_always_eager or conf.broker_url)
+
+
+def deliver(cancellation_id: int, event_code: str) -> None:
+    """Hand the e-mail to Celery, or send it now; a failure never undoes the cancellation."""
+    try:
+        if _celery_configured():
+            from oscar_ordercancel.tasks import send_customer_email
+
+            send_customer_email.delay(cancellation_id, event_code)
+        else:
+            send_cancellation_email(cancellation_id, event_code)
+    except Exception:  # noqa: BLE001 - the cancellation has committed; log and go on
+        logger.exception("Could not send the %s e-mail for cancellation #%s",
+                         event_code, cancellation_id)
+
+
+def _notify(order, cancellation, notify_customer, event_code: str) -> None:
     notify = notify_customer
     if notify is None:
         notify = get_setting("OSCAR_ORDERCANCEL_NOTIFY_CUSTOMER")
     if not notify or not (order.user_id or order.guest_email):
         return
-    transaction.on_commit(partial(_send_safely, cancellation.pk))
+    transaction.on_commit(partial(deliver, cancellation.pk, event_code))
 
 
-def _send_safely(cancellation_id: int) -> None:
-    # The cancellation has committed; a mail server failure must not undo it.
-    try:
-        send_cancellation_email(cancellation_id)
-    except Exception:  # noqa: BLE001
-        logger.exception("Could not send the cancellation e-mail for #%s", cancellation_id)
+def on_order_cancelled(sender, order, cancellation, notify_customer=None, **kwargs) -> None:
+    """``order_cancelled`` receiver: the cancellation e-mail, after commit."""
+    _notify(order, cancellation, notify_customer, ORDER_CANCELLED)
+
+
+def on_cancellation_pending(sender, order, cancellation, notify_customer=None, **kwargs) -> None:
+    """``order_cancellation_pending`` receiver: "we received your request", after commit."""
+    _notify(order, cancellation, notify_customer, ORDER_CANCELLATION_REQUESTED)
+
+
+def on_cancellation_rejected(sender, order, cancellation, **kwargs) -> None:
+    """``order_cancellation_rejected`` receiver: "your request was declined", after commit."""
+    _notify(order, cancellation, None, ORDER_CANCELLATION_REJECTED)

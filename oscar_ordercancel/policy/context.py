@@ -6,7 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Sum, Value
+from django.db.models.functions import Coalesce
 from oscar.core.loading import get_model
 
 from oscar_ordercancel.conf import EffectiveSettings, effective_settings, get_setting
@@ -88,8 +89,13 @@ def load_context(order, *, lock: bool = False) -> CancellationContext:
 
     Line = get_model("order", "Line")
     Source = get_model("payment", "Source")
-    lines = Line.objects.filter(order_id=order.pk).select_related(
-        "stockrecord__product__product_class", "stockrecord__product__parent__product_class"
+    # Whether a line's stock is tracked, without loading whole product rows.
+    lines = Line.objects.filter(order_id=order.pk).annotate(
+        _tracks_stock=Coalesce(
+            "stockrecord__product__product_class__track_stock",
+            "stockrecord__product__parent__product_class__track_stock",
+            Value(False),
+        )
     ).order_by("pk")
     if lock:
         lines = lines.select_for_update(of=("self",))
@@ -102,6 +108,6 @@ def load_context(order, *, lock: bool = False) -> CancellationContext:
         cancelled=cancelled,
         sources=list(Source.objects.filter(order_id=order.pk).select_related("source_type")),
         mapping=OrderStatusMapping.objects.filter(status=order.status).first(),
-        settings=effective_settings(),
+        settings=effective_settings(order.site_id),
         pending_request=pending,
     )

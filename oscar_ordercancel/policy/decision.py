@@ -24,6 +24,8 @@ MESSAGES = {
     "invalid_quantity": _("Quantities to cancel must be whole numbers of at least 1."),
     "nothing_to_cancel": _("There is nothing left to cancel in this order."),
     "invalid_reason": _("That cancellation reason is not offered."),
+    "comment_too_long": _("Comments are limited to 1,000 characters."),
+    "not_requested": _("This cancellation is no longer waiting for confirmation."),
     "status_transition_invalid": _("The order status pipeline does not allow this cancellation."),
 }
 

@@ -1,0 +1,142 @@
+"""``make bench``: the cancellation engine against the naive Oscar loop, on PostgreSQL.
+
+Both run in one process on the same generated data (each order is used once);
+the two are interleaved in chunks so that neither gets a warmer cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+os.environ["ORDERCANCEL_STRICT"] = "1"  # numbers are only meaningful on PostgreSQL
+# As in production: the customer e-mail is a Celery task queued on commit (Redis broker).
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from oscar.core.loading import get_class  # noqa: E402
+
+from bench.data import make_catalogue, make_orders  # noqa: E402
+from tests import factories  # noqa: E402
+
+
+class QueryCounter:
+    """Counts the SQL statements sent while installed."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def naive_cancel(order) -> None:
+    """What a shop does by hand today: a status change and Oscar's stock release."""
+    handler = get_class("order.processing", "EventHandler")()
+    handler.handle_order_status_change(order, "Cancelled", note_msg="Cancelled")
+    handler.cancel_stock_allocations(order)
+
+
+def run_pair(staff, engine_orders, naive_orders, chunk: int = 50) -> dict:
+    """Time both ways over their orders, interleaved; return seconds and queries per way."""
+    from oscar_ordercancel.services import cancel_order
+
+    ways = {
+        "engine": (engine_orders, lambda o: cancel_order(o, user=staff, reason="staff")),
+        "naive": (naive_orders, naive_cancel),
+    }
+    totals = {name: {"seconds": 0.0, "queries": 0, "orders": 0} for name in ways}
+    for start in range(0, len(engine_orders), chunk):
+        for name, (orders, fn) in ways.items():
+            counter = QueryCounter()
+            batch = orders[start:start + chunk]
+            with connection.execute_wrapper(counter):
+                began = time.perf_counter()
+                for order in batch:
+                    fn(order)
+                totals[name]["seconds"] += time.perf_counter() - began
+            totals[name]["queries"] += counter.count
+            totals[name]["orders"] += len(batch)
+    return totals
+
+
+def report(title: str, totals: dict) -> float:
+    """Print one side-by-side table and return the engine/naive time ratio."""
+    print(f"\n{title}")
+    print(f"  {'':8} {'orders/s':>10} {'ms/order':>10} {'queries/order':>14}")
+    for name, t in totals.items():
+        per = t["seconds"] / t["orders"]
+        print(f"  {name:8} {1 / per:10.1f} {per * 1000:10.2f} {t['queries'] / t['orders']:14.1f}")
+    ratio = (totals["engine"]["seconds"] / totals["engine"]["orders"]) / (
+        totals["naive"]["seconds"] / totals["naive"]["orders"])
+    print(f"  ratio engine/naive time per order: {ratio:.2f}")
+    return ratio
+
+
+def purge_queued_emails() -> None:
+    """Drop the e-mail tasks the benchmark queued (no worker runs during it)."""
+    from celery import current_app
+
+    current_app.control.purge()
+
+
+def main() -> int:
+    """Build a throwaway database, run the benchmarks, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--goal", type=float, default=0.75)
+    args = parser.parse_args()
+    settings.DATABASES["default"]["TEST"]["NAME"] = f"bench_ordercancel_{os.getpid()}"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        staff = factories.create_user("bench-staff@example.com", is_staff=True,
+                                      perms=["oscar_ordercancel.cancel_order"])
+        customer = factories.create_user("bench-customer@example.com")
+        records = make_catalogue()
+        print(f"PostgreSQL {connection.pg_version}, {os.cpu_count()} cores; "
+              f"engine = services.cancel_order (lock, policy, record, signals, e-mail queued); "
+              f"naive = EventHandler.handle_order_status_change + cancel_stock_allocations")
+        n = args.orders
+        ratio = report(
+            f"{n} three-line orders, one by one",
+            run_pair(staff, make_orders(customer, records, n, 3, "E3"),
+                     make_orders(customer, records, n, 3, "N3")),
+        )
+        from celery import current_app
+
+        current_app.conf.task_always_eager = True
+        report(
+            f"{n // 5} three-line orders, e-mail rendered and sent inline (eager Celery)",
+            run_pair(staff, make_orders(customer, records, n // 5, 3, "EI"),
+                     make_orders(customer, records, n // 5, 3, "NI")),
+        )
+        current_app.conf.task_always_eager = False
+        for n_lines in (1, 10):
+            report(
+                f"{n // 10} {n_lines}-line orders (query growth with lines)",
+                run_pair(staff, make_orders(customer, records, n // 10, n_lines, f"E{n_lines}"),
+                         make_orders(customer, records, n // 10, n_lines, f"N{n_lines}")),
+            )
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        purge_queued_emails()
+    verdict = "OK" if ratio <= args.goal else "ABOVE GOAL"
+    print(f"\nGoal: engine at most {args.goal:.2f}x the naive time per order: {verdict} ({ratio:.2f})")
+    return 0 if ratio <= args.goal else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,382 @@
+"""``manage.py load_demo_data``: a small demo shop with orders in every status of the pipeline.
+
+Run it on a freshly migrated database. Orders are placed through Oscar's own
+``OrderCreator`` (so stock is allocated exactly as at checkout), moved through
+the pipeline with ``set_status`` and cancelled through
+``oscar_ordercancel.services.cancel_order``. Running it again changes nothing:
+when the admin user exists it only prints the logins.
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.contrib.sites.models import Site
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.test.utils import override_settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from oscar.core.loading import get_class, get_model
+
+from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.exceptions import CancellationError
+from oscar_ordercancel.models import OrderStatusMapping
+from oscar_ordercancel.services import cancel_order
+
+ProductClass = get_model("catalogue", "ProductClass")
+Product = get_model("catalogue", "Product")
+ProductCategory = get_model("catalogue", "ProductCategory")
+Partner = get_model("partner", "Partner")
+StockRecord = get_model("partner", "StockRecord")
+Basket = get_model("basket", "Basket")
+Country = get_model("address", "Country")
+ShippingAddress = get_model("order", "ShippingAddress")
+ShippingEventType = get_model("order", "ShippingEventType")
+PaymentEventType = get_model("order", "PaymentEventType")
+Source = get_model("payment", "Source")
+SourceType = get_model("payment", "SourceType")
+OrderCreator = get_class("order.utils", "OrderCreator")
+EventHandler = get_class("order.processing", "EventHandler")
+OrderTotalCalculator = get_class("checkout.calculators", "OrderTotalCalculator")
+SurchargeApplicator = get_class("checkout.applicator", "SurchargeApplicator")
+Selector = get_class("partner.strategy", "Selector")
+FixedPrice = get_class("shipping.methods", "FixedPrice")
+create_from_breadcrumbs = get_class("catalogue.categories", "create_from_breadcrumbs")
+
+ADMIN = ("admin@example.com", "admin")
+STAFF = ("staff@example.com", "staff")
+CUSTOMER = ("customer@example.com", "customer")
+SECOND = ("second@example.com", "customer")
+GUEST_EMAIL = "guest@example.com"
+STAFF_PERMISSIONS = (
+    "oscar_ordercancel.cancel_order",
+    "order.view_order",
+    "order.change_order",
+)
+SHIPPING_CHARGE = Decimal("3.95")
+
+# status: (ERP code, allow cancellation)
+STATUS_MAPPINGS = {
+    "Pending": ("ERP-10", True),
+    "Being processed": ("ERP-20", False),
+    "Cancellation requested": ("ERP-25", False),
+    "Shipped": ("ERP-30", False),
+    "Complete": ("ERP-40", False),
+    "Cancelled": ("ERP-90", False),
+}
+
+
+def status_display_names() -> dict[str, str]:
+    """What the shop calls each pipeline status (translated when the command runs)."""
+    return {
+        "Pending": _("Order received"),
+        "Being processed": _("Being prepared"),
+        "Cancellation requested": _("Cancellation requested"),
+        "Shipped": _("On its way"),
+        "Complete": _("Delivered"),
+        "Cancelled": _("Cancelled"),
+    }
+
+
+def product_catalogue() -> list[tuple[str, str, str, int]]:
+    """(key, title, price, num_in_stock) of the demo products."""
+    return [
+        ("mug", _("Enamel camping mug"), "12.00", 40),
+        ("tee", _("Organic cotton T-shirt"), "18.50", 30),
+        ("bottle", _("Steel water bottle"), "22.00", 25),
+        ("socks", _("Merino hiking socks"), "9.99", 60),
+        ("lamp", _("Solar desk lamp"), "34.90", 12),
+        ("bag", _("Waxed canvas tote bag"), "45.00", 8),
+        ("notebook", _("Dot-grid notebook"), "6.50", 100),
+        ("kettle", _("Stovetop kettle"), "59.00", 4),
+    ]
+
+
+class Command(BaseCommand):
+    help = "Load a demo shop (products, users, orders in every status) into the sandbox database."
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        if User.objects.filter(email__iexact=ADMIN[0]).exists():
+            self.stdout.write("Demo data is already loaded; nothing to do.")
+            self.print_logins()
+            return
+        with (
+            translation.override(settings.LANGUAGE_CODE),
+            transaction.atomic(),
+            warnings.catch_warnings(),
+        ):
+            # Haystack's simple backend warns on every product saved; it needs no index.
+            warnings.filterwarnings("ignore", message="update is not implemented")
+            self.now = timezone.now()
+            self.setup_site()
+            self.setup_users()
+            self.setup_catalogue()
+            self.setup_status_mappings()
+            self.place_orders()
+        self.print_orders()
+        self.print_logins()
+
+    # -- shop --------------------------------------------------------------
+
+    def setup_site(self) -> None:
+        Site.objects.update_or_create(
+            pk=settings.SITE_ID,
+            defaults={"domain": "127.0.0.1:8000", "name": settings.OSCAR_SHOP_NAME},
+        )
+        self.country, __ = Country.objects.get_or_create(
+            iso_3166_1_a2="GB",
+            defaults={
+                "iso_3166_1_a3": "GBR", "iso_3166_1_numeric": "826",
+                "printable_name": _("United Kingdom"),
+                "name": _("United Kingdom of Great Britain and Northern Ireland"),
+                "is_shipping_country": True,
+            },
+        )
+
+    def setup_users(self) -> None:
+        User = get_user_model()
+        self.admin = User.objects.create_superuser(
+            username="admin", email=ADMIN[0], password=ADMIN[1],
+            first_name="Ada", last_name="Admin",
+        )
+        self.staff = User.objects.create_user(
+            username="staff", email=STAFF[0], password=STAFF[1], is_staff=True,
+            first_name="Sam", last_name="Staff",
+        )
+        for perm in STAFF_PERMISSIONS:
+            app_label, codename = perm.split(".")
+            self.staff.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        self.customer = User.objects.create_user(
+            username="customer", email=CUSTOMER[0], password=CUSTOMER[1],
+            first_name="Chris", last_name="Customer",
+        )
+        self.second = User.objects.create_user(
+            username="second", email=SECOND[0], password=SECOND[1],
+            first_name="Sasha", last_name="Second",
+        )
+
+    def setup_catalogue(self) -> None:
+        product_class, __ = ProductClass.objects.get_or_create(
+            name=_("Outdoor goods"), defaults={"track_stock": True, "requires_shipping": True}
+        )
+        self.partner, __ = Partner.objects.get_or_create(name=_("Demo warehouse"))
+        category = create_from_breadcrumbs(_("Outdoor goods"))
+        self.products = {}
+        for index, (key, title, price, stock) in enumerate(product_catalogue(), start=1):
+            product = Product.objects.create(
+                product_class=product_class, title=title, upc=f"DEMO-{index:03d}",
+                structure=Product.STANDALONE, is_public=True,
+                description=_("A demo product of the oscar-ordercancel sandbox."),
+            )
+            ProductCategory.objects.create(product=product, category=category)
+            StockRecord.objects.create(
+                product=product, partner=self.partner, partner_sku=f"SKU-{key.upper()}",
+                price=Decimal(price), price_currency=settings.OSCAR_DEFAULT_CURRENCY,
+                num_in_stock=stock,
+            )
+            self.products[key] = product
+
+    def setup_status_mappings(self) -> None:
+        names = status_display_names()
+        for status in settings.OSCAR_ORDER_STATUS_PIPELINE:
+            code, allowed = STATUS_MAPPINGS.get(status, ("", False))
+            OrderStatusMapping.objects.update_or_create(
+                status=status,
+                defaults={
+                    "display_name": names.get(status, status),
+                    "erp_status_code": code,
+                    "allow_cancellation": allowed,
+                },
+            )
+
+    # -- orders ------------------------------------------------------------
+
+    def place(self, user, items, *, days_ago=0, hours_ago=0, guest_email=None):
+        """Place an order of ``items`` ((product key, quantity), ...) through OrderCreator."""
+        basket = Basket.objects.create(owner=user)
+        basket.strategy = Selector().strategy(user=user)
+        for key, quantity in items:
+            basket.add_product(self.products[key], quantity=quantity)
+        owner = user or get_user_model()(first_name="Gale", last_name="Guest")
+        address = ShippingAddress.objects.create(
+            first_name=owner.first_name, last_name=owner.last_name,
+            line1=_("1 Demo Street"), line4=_("London"), postcode="SW1A 1AA",
+            country=self.country, phone_number="+442079460000",
+        )
+        method = FixedPrice(SHIPPING_CHARGE, SHIPPING_CHARGE)
+        charge = method.calculate(basket)
+        surcharges = SurchargeApplicator().get_applicable_surcharges(basket)
+        total = OrderTotalCalculator().calculate(basket, charge, surcharges)
+        extra = {"guest_email": guest_email} if guest_email else {}
+        order = OrderCreator().place_order(
+            basket=basket, total=total, user=user, shipping_address=address,
+            shipping_method=method, shipping_charge=charge, surcharges=surcharges,
+            date_placed=self.now - timedelta(days=days_ago, hours=hours_ago), **extra,
+        )
+        basket.set_as_submitted()
+        return order
+
+    def pay(self, order, *, debit=False) -> None:
+        """Authorise the order total on a card (and with ``debit``, take the money)."""
+        source_type, __ = SourceType.objects.get_or_create(
+            code="card", defaults={"name": _("Card")}
+        )
+        source = Source.objects.create(
+            order=order, source_type=source_type, currency=order.currency,
+            reference=f"DEMO-CARD-{order.number}",
+        )
+        source.allocate(order.total_incl_tax, reference=f"AUTH-{order.number}")
+        if debit:
+            source.debit(order.total_incl_tax, reference=f"CAPTURE-{order.number}")
+            event_type, __ = PaymentEventType.objects.get_or_create(
+                code="paid", defaults={"name": _("Paid")}
+            )
+            lines = list(order.lines.order_by("pk"))
+            EventHandler().handle_payment_event(
+                order, event_type, order.total_incl_tax, lines,
+                [line.quantity for line in lines], reference=f"CAPTURE-{order.number}",
+            )
+
+    def ship(self, order, quantities=None) -> None:
+        """Ship the given ``{line index: quantity}`` (default: everything) the Oscar way."""
+        event_type, __ = ShippingEventType.objects.get_or_create(
+            code="shipped", defaults={"name": _("Shipped")}
+        )
+        lines = list(order.lines.order_by("pk"))
+        if quantities is None:
+            quantities = {index: line.quantity for index, line in enumerate(lines)}
+        shipped = [lines[index] for index in quantities]
+        counts = list(quantities.values())
+        handler = EventHandler(self.staff)
+        handler.handle_shipping_event(order, event_type, shipped, counts)
+        handler.consume_stock_allocations(order, shipped, counts)
+
+    def move(self, order, *statuses) -> None:
+        """Move ``order`` along the pipeline through ``statuses`` (only allowed transitions)."""
+        handler = EventHandler(self.staff)
+        for status in statuses:
+            handler.handle_order_status_change(order, status)
+
+    def place_orders(self) -> None:
+        customer, second, admin, staff = self.customer, self.second, self.admin, self.staff
+        self.orders = []
+
+        def note(order, text):
+            self.orders.append((order, text))
+            return order
+
+        # Pending orders the customer may still cancel (inside the 30-day window).
+        order = note(self.place(customer, [("mug", 2), ("tee", 1)], days_ago=2),
+                     "pending, 2 lines, card authorised: customer can cancel (voids)")
+        self.pay(order)
+        note(self.place(customer, [("notebook", 3)], hours_ago=3),
+             "pending, unpaid: customer can cancel")
+        order = note(self.place(customer, [("lamp", 1), ("socks", 2), ("bottle", 1)], days_ago=1),
+                     "pending, 3 lines, paid: needs a forced cancel by staff (refund)")
+        self.pay(order, debit=True)
+        order = note(self.place(customer, [("socks", 2), ("notebook", 1)], days_ago=3),
+                     "pending, partly shipped (1 of 2 socks): only lines can be cancelled")
+        self.ship(order, {0: 1})
+        # Pending, but placed before the customer window: staff only.
+        note(self.place(customer, [("bag", 1)], days_ago=45),
+             "pending, placed 45 days ago: outside the customer's 30-day window")
+        # Partial cancellation by staff on the customer's behalf.
+        order = note(self.place(customer, [("mug", 2), ("bottle", 1)], days_ago=6),
+                     "pending, 1 mug cancelled by staff for the customer (partial)")
+        self.pay(order)
+        mug = order.lines.order_by("pk").first()
+        cancel_order(order, user=staff, lines={mug: 1}, channel="dashboard", reason="customer",
+                     note=_("Customer phoned: only one mug wanted."), on_behalf_of=customer,
+                     notify_customer=False)
+        # Further along the pipeline.
+        order = note(self.place(customer, [("kettle", 1), ("tee", 2)], days_ago=4),
+                     "being processed, card authorised")
+        self.pay(order)
+        self.move(order, "Being processed")
+        order = note(self.place(customer, [("bottle", 2)], days_ago=12), "shipped, paid")
+        self.pay(order, debit=True)
+        self.move(order, "Being processed")
+        self.ship(order)
+        self.move(order, "Shipped")
+        order = note(self.place(customer, [("tee", 1), ("socks", 3)], days_ago=60),
+                     "complete, paid, 2 lines")
+        self.pay(order, debit=True)
+        self.move(order, "Being processed")
+        self.ship(order)
+        self.move(order, "Shipped", "Complete")
+        # Cancelled by the system (out of stock): allocations released, authorisation voided.
+        order = note(self.place(customer, [("lamp", 1), ("mug", 1)], days_ago=8),
+                     "cancelled by the system: out of stock")
+        self.pay(order)
+        cancel_order(order, user=admin, channel="system", reason="inventory",
+                     notify_customer=False)
+
+        # The second customer.
+        note(self.place(second, [("notebook", 2), ("socks", 1)], hours_ago=1),
+             "pending, 2 lines: customer can cancel")
+        order = note(self.place(second, [("bag", 1)], days_ago=2),
+                     "cancellation requested by the customer, awaiting the ERP")
+        self.request_cancellation(order, second)
+        order = note(self.place(second, [("mug", 3), ("lamp", 1)], days_ago=5),
+                     "being processed, partly shipped (1 of 3 mugs), paid")
+        self.pay(order, debit=True)
+        self.move(order, "Being processed")
+        self.ship(order, {0: 1})
+        order = note(self.place(second, [("tee", 1)], days_ago=9),
+                     "cancelled by the customer in their account")
+        cancel_order(order, user=second, channel="customer", reason="customer",
+                     notify_customer=False)
+
+        # A guest checkout.
+        order = note(self.place(None, [("kettle", 1), ("notebook", 2)], days_ago=1,
+                                guest_email=GUEST_EMAIL),
+                     f"guest order ({GUEST_EMAIL}), pending, card authorised")
+        self.pay(order)
+
+    def request_cancellation(self, order, user) -> None:
+        """A customer's cancellation request that waits for the cancel processors."""
+        requested = get_setting("OSCAR_ORDERCANCEL_REQUESTED_STATUS")
+        try:
+            with override_settings(OSCAR_ORDERCANCEL_MODE="request"):
+                cancel_order(order, user=user, channel="customer", reason="customer",
+                             comment=_("Ordered the wrong colour."), notify_customer=False)
+        except CancellationError as exc:
+            self.stderr.write(f"Request-mode cancellation refused ({exc.code}); "
+                              f"setting the status '{requested}' directly.")
+            self.move(order, requested)
+
+    # -- output ------------------------------------------------------------
+
+    def print_orders(self) -> None:
+        self.stdout.write("Demo orders:")
+        seen = set()
+        for order, text in self.orders:
+            order.refresh_from_db()
+            seen.add(order.status)
+            who = order.user.email if order.user_id else order.guest_email
+            self.stdout.write(f"  {order.number}  {order.status:<24} {who:<22} {text}")
+        missing = [s for s in settings.OSCAR_ORDER_STATUS_PIPELINE if s not in seen]
+        if missing:
+            self.stderr.write(f"Warning: no demo order in status {', '.join(missing)}")
+
+    def print_logins(self) -> None:
+        base = "http://127.0.0.1:8000"
+        self.stdout.write(self.style.SUCCESS("Sandbox logins:"))
+        rows = [
+            ("staff", STAFF, f"{base}/dashboard/orders/"),
+            ("customer", CUSTOMER, f"{base}/accounts/login/"),
+            ("customer", SECOND, f"{base}/accounts/login/"),
+            ("admin", ADMIN, f"{base}/dashboard/  (Django admin: {base}/admin/, admin / admin)"),
+        ]
+        for role, (email, password), url in rows:
+            login = f"{email} / {password}"
+            self.stdout.write(f"  {role:<9} {login:<33} {url}")
