@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel import signals
+from oscar_ordercancel.engine.payment import DefaultPaymentHandler
 from oscar_ordercancel.exceptions import CancellationError, CancellationVetoed, PaymentError
 from oscar_ordercancel.models import OrderCancellation
 from oscar_ordercancel.services import cancel_order
@@ -196,10 +197,7 @@ def test_a_veto_changes_nothing(order, staff):
     assert factories.snapshot(order) == before
 
 
-class ExplodingPaymentHandler:
-    def amount_debited(self, order, sources):
-        return Decimal("0.00")
-
+class ExplodingPaymentHandler(DefaultPaymentHandler):
     def apply(self, *args, **kwargs):
         raise PaymentError(message="Gateway unavailable")
 

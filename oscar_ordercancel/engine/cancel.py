@@ -38,6 +38,14 @@ def _handler(user):
     return get_class("order.processing", "EventHandler")(_acting_user(user))
 
 
+def _locked_context(order):
+    """The policy's facts with the lines locked, plus the payment sources to act on."""
+    ctx = load_context(order, lock=True)
+    ctx.sources = list(get_model("payment", "Source").objects.filter(order_id=order.pk)
+                       .select_related("source_type").select_for_update(of=("self",)))
+    return ctx
+
+
 def _require_transition(order, new_status: str) -> None:
     """Refuse before any change when Oscar's pipeline cannot reach ``new_status``."""
     if order.status != new_status and new_status not in order.available_statuses():
@@ -124,7 +132,7 @@ def cancel_order(
 
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
-        ctx = load_context(locked, lock=True)
+        ctx = _locked_context(locked)
         decision = evaluate(ctx, user, lines=lines, force=force, channel=channel)
         if not decision:
             raise CancellationError(decision.code, decision.message)
@@ -226,7 +234,7 @@ def confirm_cancellation(cancellation, *, user=None, note: str = ""):
     Order, Line, OrderCancellation, OrderCancellationLine = _models()
     with transaction.atomic():
         order, cancellation = _lock_requested(cancellation)
-        ctx = load_context(order, lock=True)
+        ctx = _locked_context(order)
         records = list(cancellation.lines.all())
         before = dict(ctx.cancelled)
         for record in records:  # this request's own quantities are in ctx.cancelled

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db.models import DecimalField, F, Subquery, Sum
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
@@ -54,6 +55,15 @@ class DefaultPaymentHandler:
     def amount_debited(self, order, sources) -> Decimal:
         """Money taken from the customer and not yet refunded."""
         return sum((s.amount_debited - s.amount_refunded for s in sources), ZERO)
+
+    def debited_subquery(self, order_ref):
+        """``amount_debited`` as a SQL expression for many orders at once (the order list)."""
+        Source = get_model("payment", "Source")
+        debited = (
+            Source.objects.filter(order_id=order_ref).order_by().values("order_id")
+            .annotate(total=Sum(F("amount_debited") - F("amount_refunded"))).values("total")
+        )
+        return Subquery(debited, output_field=DecimalField(max_digits=12, decimal_places=2))
 
     def amount_voidable(self, order, sources) -> Decimal:
         """Money authorised but not yet taken."""

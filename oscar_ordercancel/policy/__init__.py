@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from oscar_ordercancel.policy.context import CancellationContext, load_context
+from oscar_ordercancel.policy.context import CancellationContext, load_context, load_contexts
 from oscar_ordercancel.policy.decision import MESSAGES, Decision, message_for
 from oscar_ordercancel.policy.rules import actor_role, evaluate, is_cancelling_staff
 
@@ -14,9 +14,11 @@ __all__ = [
     "Decision",
     "actor_role",
     "can_cancel",
+    "decisions_for",
     "evaluate",
     "is_cancelling_staff",
     "load_context",
+    "load_contexts",
     "message_for",
 ]
 
@@ -31,3 +33,11 @@ def can_cancel(
 ) -> Decision:
     """Return whether ``user`` may cancel ``order`` (or ``lines``: ``{line: qty}``) now."""
     return evaluate(load_context(order), user, lines=lines, force=force, channel=channel)
+
+
+def decisions_for(orders, user, *, channel: str | None = None) -> dict[int, Decision]:
+    """Whole-order decisions for many orders (e.g. an order list) in two queries."""
+    return {
+        pk: evaluate(ctx, user, channel=channel)
+        for pk, ctx in load_contexts(orders).items()
+    }

@@ -1,4 +1,10 @@
-"""The facts the policy decides on, loaded in a constant number of queries."""
+"""The facts the policy decides on, for one order or many, in a constant number of queries.
+
+One query reads the orders' lines with everything the policy needs as
+annotations (shipped and cancelled quantities, stock tracking, a pending request,
+the money debited, whether the status mapping forbids cancelling); one more reads
+each site's settings. The engine adds the payment sources under its locks.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Sum, Value
+from django.db.models import Exists, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from oscar.core.loading import get_model
 
 from oscar_ordercancel.conf import EffectiveSettings, effective_settings, get_setting
+
+ZERO = Decimal("0.00")
 
 
 @dataclass
@@ -21,10 +29,11 @@ class CancellationContext:
     lines: list
     shipped: dict[int, int]
     cancelled: dict[int, int]
-    sources: list
-    mapping: object | None
     settings: EffectiveSettings
+    status_blocked: bool = False
     pending_request: bool = False
+    debited: Decimal = ZERO
+    sources: list | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -36,8 +45,7 @@ class CancellationContext:
         """Unshipped, not yet cancelled quantity of a line whose status allows it."""
         if line.status not in get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES"):
             return 0
-        left = line.quantity - self.shipped.get(line.pk, 0) - self.cancelled.get(line.pk, 0)
-        return max(left, 0)
+        return self.remaining_quantity(line)
 
     def remaining_quantity(self, line) -> int:
         """Quantity of a line that is neither shipped nor cancelled, whatever its status."""
@@ -47,67 +55,77 @@ class CancellationContext:
     @property
     def amount_debited(self) -> Decimal:
         """What the customer has been charged and not refunded."""
+        if self.sources is None:
+            return self.debited
         from oscar_ordercancel.engine.payment import get_payment_handler
 
         return get_payment_handler().amount_debited(self.order, self.sources)
 
 
-def _shipped_quantities(order) -> dict[int, int]:
-    """Per line, the largest quantity any shipping event type has covered."""
+def _line_facts():
+    """Annotations that carry every per-line and per-order fact the policy reads."""
+    from oscar_ordercancel.engine.payment import get_payment_handler
+    from oscar_ordercancel.models import OrderCancellation, OrderCancellationLine, OrderStatusMapping
+
     ShippingEventQuantity = get_model("order", "ShippingEventQuantity")
-    rows = ShippingEventQuantity.objects.filter(line__order_id=order.pk)
+    shipped = ShippingEventQuantity.objects.filter(line_id=OuterRef("pk"))
     codes = get_setting("OSCAR_ORDERCANCEL_SHIPPED_EVENT_TYPES")
     if codes is not None:
-        rows = rows.filter(event__event_type__code__in=codes)
-    per_line: dict[int, int] = defaultdict(int)
-    for row in rows.values("line_id", "event__event_type_id").annotate(qty=Sum("quantity")):
-        per_line[row["line_id"]] = max(per_line[row["line_id"]], row["qty"] or 0)
-    return dict(per_line)
-
-
-def _cancelled_quantities(order) -> tuple[dict[int, int], bool]:
-    """Per line, the quantity already cancelled or awaiting confirmation; and whether any waits."""
-    from oscar_ordercancel.models import OrderCancellation, OrderCancellationLine
-
-    rows = (
-        OrderCancellationLine.objects.filter(cancellation__order_id=order.pk)
+        shipped = shipped.filter(event__event_type__code__in=codes)
+    # The largest quantity any one shipping event type has covered.
+    shipped = (shipped.order_by().values("event__event_type_id").annotate(qty=Sum("quantity"))
+               .order_by("-qty").values("qty")[:1])
+    cancelled = (
+        OrderCancellationLine.objects.filter(line_id=OuterRef("pk"))
         .exclude(cancellation__state=OrderCancellation.State.REJECTED)
-        .values("line_id", "cancellation__state")
-        .annotate(qty=Sum("quantity"))
+        .order_by().values("line_id").annotate(qty=Sum("quantity")).values("qty")
     )
-    per_line: dict[int, int] = defaultdict(int)
-    pending = False
-    for row in rows:
-        per_line[row["line_id"]] += row["qty"] or 0
-        pending = pending or row["cancellation__state"] == OrderCancellation.State.REQUESTED
-    return dict(per_line), pending
-
-
-def load_context(order, *, lock: bool = False) -> CancellationContext:
-    """Load the facts about ``order``; with ``lock``, its lines are locked ``FOR UPDATE``."""
-    from oscar_ordercancel.models import OrderStatusMapping
-
-    Line = get_model("order", "Line")
-    Source = get_model("payment", "Source")
-    # Whether a line's stock is tracked, without loading whole product rows.
-    lines = Line.objects.filter(order_id=order.pk).annotate(
-        _tracks_stock=Coalesce(
+    return {
+        "_tracks_stock": Coalesce(
             "stockrecord__product__product_class__track_stock",
             "stockrecord__product__parent__product_class__track_stock",
             Value(False),
-        )
-    ).order_by("pk")
+        ),
+        "_shipped": Coalesce(Subquery(shipped, output_field=IntegerField()), 0),
+        "_cancelled": Coalesce(Subquery(cancelled, output_field=IntegerField()), 0),
+        "_pending": Exists(OrderCancellation.objects.filter(
+            order_id=OuterRef("order_id"), state=OrderCancellation.State.REQUESTED)),
+        "_status_blocked": Exists(OrderStatusMapping.objects.filter(
+            status=OuterRef("order__status"), allow_cancellation=False)),
+        "_debited": get_payment_handler().debited_subquery(OuterRef("order_id")),
+    }
+
+
+def load_contexts(orders, *, lock: bool = False) -> dict[int, CancellationContext]:
+    """Load the facts of ``orders`` keyed by order id; ``lock`` locks their lines."""
+    Line = get_model("order", "Line")
+    orders = list(orders)
+    lines = Line.objects.filter(order_id__in=[o.pk for o in orders]).annotate(**_line_facts())
     if lock:
         lines = lines.select_for_update(of=("self",))
-    lines = list(lines)
-    cancelled, pending = _cancelled_quantities(order)
-    return CancellationContext(
-        order=order,
-        lines=lines,
-        shipped=_shipped_quantities(order),
-        cancelled=cancelled,
-        sources=list(Source.objects.filter(order_id=order.pk).select_related("source_type")),
-        mapping=OrderStatusMapping.objects.filter(status=order.status).first(),
-        settings=effective_settings(order.site_id),
-        pending_request=pending,
-    )
+    per_order: dict[int, list] = defaultdict(list)
+    for line in lines.order_by("pk"):
+        per_order[line.order_id].append(line)
+    site_settings: dict = {}
+    contexts = {}
+    for order in orders:
+        own = per_order.get(order.pk, [])
+        if order.site_id not in site_settings:
+            site_settings[order.site_id] = effective_settings(order.site_id)
+        first = own[0] if own else None
+        contexts[order.pk] = CancellationContext(
+            order=order,
+            lines=own,
+            shipped={line.pk: line._shipped for line in own if line._shipped},
+            cancelled={line.pk: line._cancelled for line in own if line._cancelled},
+            settings=site_settings[order.site_id],
+            status_blocked=bool(first and first._status_blocked),
+            pending_request=bool(first and first._pending),
+            debited=(first._debited if first else None) or ZERO,
+        )
+    return contexts
+
+
+def load_context(order, *, lock: bool = False) -> CancellationContext:
+    """Load the facts about one order; with ``lock``, its lines are locked ``FOR UPDATE``."""
+    return load_contexts([order], lock=lock)[order.pk]

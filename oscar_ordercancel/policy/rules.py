@@ -65,7 +65,7 @@ def _check_status(ctx: CancellationContext) -> Decision | None:
         return Decision.deny("cancellation_pending")
     if status not in ctx.settings.cancellable_statuses:
         return Decision.deny("not_cancellable_status")
-    if ctx.mapping is not None and not ctx.mapping.allow_cancellation:
+    if ctx.status_blocked:
         return Decision.deny("not_cancellable_status")
     return None
 
