@@ -28,5 +28,5 @@ html_theme_options = {
     "description": "Real order cancellation for django-oscar",
     "fixed_sidebar": True,
 }
-html_static_path = []
+html_static_path = ["_static"]
 html_title = f"{project} {release}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -123,7 +124,8 @@ class AbstractOrderCancellation(models.Model):
     void_amount = models.DecimalField(_("Voided"), max_digits=12, decimal_places=2, default=0)
     previous_status = models.CharField(_("Status before"), max_length=100, blank=True)
     rejection_reason = models.TextField(_("Rejection reason"), blank=True)
-    date_created = models.DateTimeField(_("Requested at"), auto_now_add=True, db_index=True)
+    date_created = models.DateTimeField(_("Requested at"), default=timezone.now, editable=False,
+                                        db_index=True)
     date_completed = models.DateTimeField(_("Completed at"), null=True, blank=True)
 
     class Meta:

@@ -58,6 +58,15 @@ def check_statuses(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             f"'{cancelled}' cannot be reached from the requested status '{requested}'.",
             id="ordercancel.E004",
         ))
+    if request_mode:
+        for status in get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES"):
+            if status in pipeline and status not in pipeline.get(requested, ()):
+                errors.append(checks.Warning(
+                    f"'{status}' cannot be reached from the requested status '{requested}': "
+                    "declined requests and partial confirmations of such orders will fail.",
+                    hint=f"Add '{status}' to OSCAR_ORDER_STATUS_PIPELINE['{requested}'].",
+                    id="ordercancel.W005",
+                ))
     line_pipeline = getattr(settings, "OSCAR_LINE_STATUS_PIPELINE", {}) or {}
     line_cancelled = get_setting("OSCAR_ORDERCANCEL_LINE_CANCELLED_STATUS")
     for status in get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES"):

@@ -24,6 +24,15 @@ def reason_choices() -> list[tuple[str, str]]:
     return [(str(code), label) for code, label in get_setting("OSCAR_ORDERCANCEL_REASONS")]
 
 
+def customer_reason_choices() -> list[tuple[str, str]]:
+    """The reasons offered to customers (``OSCAR_ORDERCANCEL_CUSTOMER_REASONS``)."""
+    allowed = get_setting("OSCAR_ORDERCANCEL_CUSTOMER_REASONS")
+    choices = reason_choices()
+    if allowed is None:
+        return choices
+    return [(code, label) for code, label in choices if code in allowed] or choices
+
+
 def reason_label(code: str) -> str:
     """Return the human label of a reason code (the code itself if unknown)."""
     return str(dict(reason_choices()).get(code, code))

@@ -20,6 +20,9 @@ OSCAR_ORDERCANCEL_REASONS = (
     ("staff", _("Staff decision")),
     ("other", _("Other")),
 )
+# Added by this package beyond the contract: the reason codes customers may pick
+# (staff may pick any of OSCAR_ORDERCANCEL_REASONS); None offers customers every reason.
+OSCAR_ORDERCANCEL_CUSTOMER_REASONS = ("customer", "other")
 OSCAR_ORDERCANCEL_MODE = "immediate"
 OSCAR_ORDERCANCEL_REQUESTED_STATUS = "Cancellation requested"
 OSCAR_ORDERCANCEL_PROCESSORS = []

@@ -8,9 +8,11 @@ class CancellationError(Exception):
 
     default_code = "cancellation_error"
 
-    def __init__(self, code: str | None = None, message: str = "") -> None:
+    def __init__(self, code: str | None = None, message: str = "", params: dict | None = None) -> None:
         self.code = code or self.default_code
         self.message = str(message) or self.code
+        #: Machine-readable details, e.g. ``{"line": 12, "available": 1}``.
+        self.params = dict(params or {})
         super().__init__(self.message)
 
     def __str__(self) -> str:

@@ -67,6 +67,8 @@ try:  # django-oscar-api is the optional ``api`` extra
     import oscarapi  # noqa: F401
 
     INSTALLED_APPS += ["rest_framework", "oscarapi"]
+    # can_cancel and cancellation on django-oscar-api's order serializers
+    OSCARAPI_OVERRIDE_MODULES = ["oscar_ordercancel.api.oscarapi_overrides"]
 except ImportError:
     pass
 

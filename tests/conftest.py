@@ -1,6 +1,7 @@
 """Shared fixtures, and the loud skip / strict failure for missing services."""
 
 import os
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -8,6 +9,15 @@ from django.conf import settings
 from tests import factories
 
 STRICT = os.environ.get("ORDERCANCEL_STRICT") == "1"
+CHROMIUM = os.environ.get("ORDERCANCEL_CHROMIUM", "/usr/bin/chromium")
+
+
+def _chromium_available() -> bool:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return os.path.exists(CHROMIUM)
 _skipped_for_services: list[str] = []
 
 
@@ -17,13 +27,18 @@ def pytest_collection_modifyitems(config, items):
         import oscar_ordercancel
 
         assert "site-packages" in oscar_ordercancel.__file__, oscar_ordercancel.__file__
-    postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    missing = {}
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        missing["postgres"] = "PostgreSQL not reachable at 127.0.0.1:5432"
+    if not _chromium_available():
+        missing["browser"] = f"Chromium ({CHROMIUM}) or Playwright is not installed"
     for item in items:
-        if "postgres" in item.keywords and not postgres:
-            if STRICT:
-                raise pytest.UsageError("ORDERCANCEL_STRICT=1: PostgreSQL tests cannot run")
-            _skipped_for_services.append(item.nodeid)
-            item.add_marker(pytest.mark.skip(reason="PostgreSQL not reachable"))
+        for marker, reason in missing.items():
+            if marker in item.keywords:
+                if STRICT:
+                    raise pytest.UsageError(f"ORDERCANCEL_STRICT=1: {reason}")
+                _skipped_for_services.append(item.nodeid)
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -62,3 +77,46 @@ def superuser(db):
 def order(customer):
     """A pending two-line order of the customer: 2 × £10 and 1 × £5, stock allocated."""
     return factories.place_order(customer, [("10.00", 2), ("5.00", 1)])
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright (its own browser download does not work here)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the
+    # tests make around it are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh browser tab (own cookies) per test."""
+    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(15000)
+    yield tab
+    context.close()
+
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "_static" / "screenshots"
+
+
+@pytest.fixture
+def screenshot(page):
+    """Save a screenshot for the docs (only when running from a source checkout)."""
+
+    def take(name: str) -> None:
+        if SCREENSHOTS.parent.parent.joinpath("conf.py").exists():
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return take

@@ -14,6 +14,9 @@ SourceType = get_model("payment", "SourceType")
 ShippingEventType = get_model("order", "ShippingEventType")
 
 
+TITLES = ["Linen shirt", "Travel mug", "Wool scarf", "Notebook", "Desk lamp", "Tea towel"]
+
+
 def create_user(email, password="password", perms=(), **kwargs):
     """A user who logs in with ``email`` / ``password``, with ``perms`` ("app.codename")."""
     user = get_user_model().objects.create_user(
@@ -31,8 +34,8 @@ def place_order(user=None, items=(("10.00", 1),), *, num_in_stock=20, partner=No
     """Place an order of ``items`` (price, quantity) through Oscar's OrderCreator."""
     basket = Basket.objects.create(owner=user)
     basket.strategy = Default()
-    for price, quantity in items:
-        product = create_product()
+    for index, (price, quantity) in enumerate(items):
+        product = create_product(title=TITLES[index % len(TITLES)])
         create_stockrecord(product, price=Decimal(price), num_in_stock=num_in_stock,
                            **({"partner_name": partner} if partner else {}))
         basket.add_product(product, quantity=quantity)

@@ -61,3 +61,12 @@ def test_a_payment_handler_that_does_not_import(settings):
 )
 def test_template_override_order(apps, expected):
     assert ids(app_order_messages(["django.contrib.auth", *apps])) == expected
+
+
+def test_request_mode_needs_a_way_back_from_the_requested_status(settings, monkeypatch):
+    settings.OSCAR_ORDERCANCEL_MODE = "request"
+    assert check_statuses() == []
+    Order = get_model("order", "Order")
+    pipeline = dict(Order.pipeline, **{"Cancellation requested": ("Cancelled",)})
+    monkeypatch.setattr(Order, "pipeline", pipeline)
+    assert ids(check_statuses()) == ["ordercancel.W005"]

@@ -153,3 +153,32 @@ def test_the_orders_own_site_settings_apply(order, customer):
     order.site = other_site
     order.save()
     assert can_cancel(order, customer, channel="customer").code == "customer_cancellation_disabled"
+
+
+def test_customers_cannot_probe_other_orders_lines(order, customer, staff):
+    foreign = factories.place_order(staff).lines.get()
+    assert can_cancel(order, customer, lines={foreign.pk: 1}, channel="customer").code == "unknown_line"
+    assert can_cancel(order, staff, lines={foreign.pk: 1}).code == "line_not_in_order"
+
+
+def test_a_too_large_quantity_says_how_much_is_left(order, customer):
+    line = order.lines.order_by("pk").first()
+    decision = can_cancel(order, customer, lines={line: 5}, channel="customer")
+    assert decision.code == "quantity_not_cancellable"
+    assert decision.params == {"line": line.pk, "available": 2}
+    assert "Only 2 of" in decision.message
+
+
+def test_on_behalf_of_must_be_the_orders_customer(order, staff, other_customer, customer):
+    before = factories.snapshot(order)
+    with pytest.raises(Exception) as err:
+        cancel_order(order, user=staff, on_behalf_of=other_customer)
+    assert err.value.code == "invalid_on_behalf_of"
+    assert factories.snapshot(order) == before
+    cancellation = cancel_order(order, user=staff, on_behalf_of=customer)
+    assert cancellation.on_behalf_of == customer and cancellation.user == staff
+
+
+def test_timestamps_are_in_order(order, staff):
+    cancellation = cancel_order(order, user=staff)
+    assert cancellation.date_completed == cancellation.date_created

@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel import signals
-from oscar_ordercancel.abstract_models import Channel
-from oscar_ordercancel.conf import get_setting, reason_choices, reason_label
+from oscar_ordercancel.abstract_models import CUSTOMER_CHANNELS, Channel
+from oscar_ordercancel.conf import customer_reason_choices, get_setting, reason_choices, reason_label
 from oscar_ordercancel.engine.payment import get_payment_handler
 from oscar_ordercancel.engine.stock import release_allocations
 from oscar_ordercancel.exceptions import CancellationError
@@ -81,6 +81,8 @@ def _note_text(cancellation, lines_by_id: dict, quantities: dict[int, int], full
         details.append(_("refunded %(amount)s") % {"amount": cancellation.refund_amount})
     if cancellation.note:
         details.append(cancellation.note)
+    if cancellation.comment:
+        details.append(_("customer comment: %(comment)s") % {"comment": cancellation.comment})
     return " — ".join(str(d) for d in details)
 
 
@@ -124,7 +126,8 @@ def cancel_order(
     """Cancel ``order`` (or ``lines``: ``{line: qty}``) in one transaction; return the record."""
     Order, Line, OrderCancellation, OrderCancellationLine = _models()
     channel = str(channel) if channel else (Channel.SYSTEM if user is None else Channel.CODE)
-    if reason and reason not in dict(reason_choices()):
+    offered = customer_reason_choices() if channel in CUSTOMER_CHANNELS else reason_choices()
+    if reason and reason not in dict(offered):
         raise CancellationError("invalid_reason", message_for("invalid_reason"))
     if len(comment) > 1000:
         raise CancellationError("comment_too_long", message_for("comment_too_long"))
@@ -135,7 +138,9 @@ def cancel_order(
         ctx = _locked_context(locked)
         decision = evaluate(ctx, user, lines=lines, force=force, channel=channel)
         if not decision:
-            raise CancellationError(decision.code, decision.message)
+            raise decision.error()
+        if on_behalf_of is not None and on_behalf_of.pk != locked.user_id:
+            raise CancellationError("invalid_on_behalf_of", message_for("invalid_on_behalf_of"))
         lines_by_id, quantities, full = ctx.lines_by_id, decision.quantities, decision.full
         target = get_setting(
             "OSCAR_ORDERCANCEL_REQUESTED_STATUS" if requested
@@ -148,13 +153,14 @@ def cancel_order(
             quantities={lines_by_id[pk]: qty for pk, qty in quantities.items()},
             full=full, reason=reason, channel=channel, force=force, refund=refund,
         )
+        now = timezone.now()
         cancellation = OrderCancellation.objects.create(
-            order=locked, is_full=full,
+            order=locked, is_full=full, date_created=now,
             state=OrderCancellation.State.REQUESTED if requested else OrderCancellation.State.COMPLETED,
             reason=reason, comment=comment, note=note, user=_acting_user(user),
             on_behalf_of=on_behalf_of, channel=channel, forced=bool(force),
             refund_requested=bool(refund), previous_status=locked.status,
-            date_completed=None if requested else timezone.now(),
+            date_completed=None if requested else now,
         )
         records = [
             OrderCancellationLine(cancellation=cancellation, line=lines_by_id[pk], quantity=qty)

@@ -2,6 +2,7 @@
 
 import django.db.models.deletion
 from django.conf import settings
+import django.utils.timezone
 from django.db import migrations, models
 
 
@@ -63,7 +64,7 @@ class Migration(migrations.Migration):
                 ('void_amount', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='Voided')),
                 ('previous_status', models.CharField(blank=True, max_length=100, verbose_name='Status before')),
                 ('rejection_reason', models.TextField(blank=True, verbose_name='Rejection reason')),
-                ('date_created', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='Requested at')),
+                ('date_created', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False, verbose_name='Requested at')),
                 ('date_completed', models.DateTimeField(blank=True, null=True, verbose_name='Completed at')),
                 ('on_behalf_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='On behalf of')),
                 ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cancellations', to='order.order', verbose_name='Order')),

@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from oscar_ordercancel.policy.context import CancellationContext, load_context, load_contexts
-from oscar_ordercancel.policy.decision import MESSAGES, Decision, message_for
+from oscar_ordercancel.policy.decision import (
+    CUSTOMER_MESSAGES,
+    MESSAGES,
+    SILENT_CODES,
+    Decision,
+    message_for,
+)
 from oscar_ordercancel.policy.rules import actor_role, evaluate, is_cancelling_staff
 
 __all__ = [
+    "CUSTOMER_MESSAGES",
+    "SILENT_CODES",
     "MESSAGES",
     "CancellationContext",
     "Decision",
@@ -35,9 +43,10 @@ def can_cancel(
     return evaluate(load_context(order), user, lines=lines, force=force, channel=channel)
 
 
-def decisions_for(orders, user, *, channel: str | None = None) -> dict[int, Decision]:
+def decisions_for(orders, user, *, channel: str | None = None,
+                  force: bool = False) -> dict[int, Decision]:
     """Whole-order decisions for many orders (e.g. an order list) in two queries."""
     return {
-        pk: evaluate(ctx, user, channel=channel)
+        pk: evaluate(ctx, user, force=force, channel=channel)
         for pk, ctx in load_contexts(orders).items()
     }

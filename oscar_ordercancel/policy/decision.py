@@ -24,15 +24,30 @@ MESSAGES = {
     "invalid_quantity": _("Quantities to cancel must be whole numbers of at least 1."),
     "nothing_to_cancel": _("There is nothing left to cancel in this order."),
     "invalid_reason": _("That cancellation reason is not offered."),
+    "invalid_on_behalf_of": _("A cancellation can only be made on behalf of the order's customer."),
     "comment_too_long": _("Comments are limited to 1,000 characters."),
     "not_requested": _("This cancellation is no longer waiting for confirmation."),
     "status_transition_invalid": _("The order status pipeline does not allow this cancellation."),
 }
 
 
-def message_for(code: str, **params) -> str:
-    """Return the default human message of ``code`` with ``params`` filled in."""
-    text = MESSAGES.get(code, code)
+#: What customers read instead, where the staff wording would not help them.
+CUSTOMER_MESSAGES = {
+    "paid_needs_force": _("This order has already been paid; please contact us to cancel it."),
+    "quantity_not_cancellable": _("Some items of this order have already shipped or are being "
+                                  "prepared, so it can no longer be cancelled online."),
+    "status_transition_invalid": _("This order can no longer be cancelled online; "
+                                   "please contact us."),
+}
+
+
+#: Refusals an order page does not spell out: its cancellation history shows them.
+SILENT_CODES = frozenset({"already_cancelled", "cancellation_pending", "nothing_to_cancel", "not_owner"})
+
+
+def message_for(code: str, *, customer: bool = False, **params) -> str:
+    """Return the human message of ``code`` (customer wording if asked) with ``params``."""
+    text = (customer and CUSTOMER_MESSAGES.get(code)) or MESSAGES.get(code, code)
     return str(text) % params if params else str(text)
 
 
@@ -49,14 +64,38 @@ class Decision:
     message: str = ""
     quantities: dict[int, int] = field(default_factory=dict)
     full: bool = False
+    #: Machine-readable details of a refusal, e.g. ``{"line": 12, "available": 1}``.
+    params: dict = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return self.allowed
 
     @classmethod
-    def deny(cls, code: str, message: str | None = None, **params) -> Decision:
-        """A refusal with ``code`` and its message."""
-        return cls(False, code, message or message_for(code, **params))
+    def deny(cls, code: str, message: str | None = None, *, details: dict | None = None,
+             **params) -> Decision:
+        """A refusal with ``code``, its message and optional machine-readable ``details``."""
+        return cls(False, code, message or message_for(code, **params), params=details or {})
+
+    def error(self):
+        """This refusal as a ``CancellationError``."""
+        from oscar_ordercancel.exceptions import CancellationError
+
+        return CancellationError(self.code, self.message, self.params)
+
+    @property
+    def explains(self) -> bool:
+        """Whether a customer page should show this refusal (the history already says the rest)."""
+        return not self.allowed and self.code not in SILENT_CODES
+
+    def for_customer(self) -> Decision:
+        """The same decision worded for a customer."""
+        if self.allowed:
+            return self
+        code = "unknown_line" if self.code == "line_not_in_order" else self.code  # no probing
+        if code not in CUSTOMER_MESSAGES or self.params:  # a specific message stays
+            return Decision(False, code, message_for(code) if code != self.code else self.message,
+                            params=self.params)
+        return Decision(False, code, message_for(code, customer=True), params=self.params)
 
     @classmethod
     def allow(cls, quantities: dict[int, int], full: bool) -> Decision:

@@ -105,9 +105,7 @@ def _line_key(ctx: CancellationContext, key) -> tuple[int | None, Decision | Non
 def _check_quantities(ctx: CancellationContext, lines: Mapping | None) -> Decision:
     if lines is None:
         for line in ctx.lines:
-            if ctx.cancellable_quantity(line) < ctx.remaining_quantity(line) or ctx.shipped.get(
-                line.pk
-            ):
+            if ctx.cancellable_quantity(line) < ctx.remaining_quantity(line) or ctx.shipped.get(line.pk):
                 return Decision.deny(
                     "quantity_not_cancellable",
                     _("Some items of this order have already shipped or are being processed; "
@@ -133,6 +131,7 @@ def _check_quantities(ctx: CancellationContext, lines: Mapping | None) -> Decisi
                     _("Only %(available)d of “%(title)s” can be cancelled; "
                       "the rest has shipped, is being processed or is already cancelled.")
                     % {"available": available, "title": line.title},
+                    details={"line": pk, "available": available},
                 )
     if not wanted:
         return Decision.deny("nothing_to_cancel")
@@ -151,6 +150,11 @@ def evaluate(
 ) -> Decision:
     """Decide on loaded facts; the engine calls this again under the row locks."""
     role = actor_role(user, channel)
+    decision = _decide(ctx, user, role, lines, force)
+    return decision.for_customer() if role in ("customer", "guest") else decision
+
+
+def _decide(ctx: CancellationContext, user, role: str, lines: Mapping | None, force: bool) -> Decision:
     for refusal in (
         _check_actor(ctx, user, role),
         _check_status(ctx),

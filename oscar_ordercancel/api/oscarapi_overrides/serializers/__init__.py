@@ -1,0 +1,1 @@
+"""Serializer overrides for django-oscar-api."""

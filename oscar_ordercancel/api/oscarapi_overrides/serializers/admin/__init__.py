@@ -1,0 +1,1 @@
+"""Admin serializer overrides for django-oscar-api."""

@@ -1,0 +1,278 @@
+"""Serializers of the cancellation endpoints, and the order fields added to django-oscar-api.
+
+Input serializers only check the *shape* of a request; whether a reason, a comment,
+a line or a quantity is acceptable is decided by ``services.cancel_order`` (and the
+policy behind it), so no rule is written twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.db.models import Manager, OuterRef, Prefetch, QuerySet, Subquery
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+from oscar.core.loading import get_model
+from rest_framework import serializers
+
+from oscar_ordercancel import policy
+from oscar_ordercancel.abstract_models import Channel
+from oscar_ordercancel.conf import reason_choices
+
+OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+OrderCancellationLine = get_model("oscar_ordercancel", "OrderCancellationLine")
+
+
+def cancellation_queryset() -> QuerySet:
+    """Cancellations with everything their serializer reads (order, lines and their titles)."""
+    return OrderCancellation.objects.select_related("order").prefetch_related(
+        Prefetch("lines", queryset=OrderCancellationLine.objects.select_related("line")))
+
+
+def latest_cancellations(orders: Iterable) -> dict[int, object]:
+    """The newest cancellation of each of ``orders``, keyed by order id, in two queries."""
+    orders = list(orders)
+    if not orders:
+        return {}
+    newest = (OrderCancellation.objects.filter(order_id=OuterRef("order_id"))
+              .order_by("-date_created", "-pk").values("pk")[:1])
+    found = {
+        cancellation.order_id: cancellation
+        for cancellation in cancellation_queryset().select_related(None)
+        .filter(order_id__in=[order.pk for order in orders], pk=Subquery(newest))
+    }
+    for order in orders:  # the order is at hand: no query for its number and status
+        if order.pk in found:
+            found[order.pk].order = order
+    return found
+
+
+# --------------------------------------------------------------------------- input
+
+
+class CancelLineSerializer(serializers.Serializer):
+    """One ``{"line": <line id>, "quantity": n}`` item of a partial cancellation."""
+
+    line = serializers.IntegerField(label=_("Order line"), help_text=_("The id of the order line."))
+    quantity = serializers.IntegerField(label=_("Quantity"), help_text=_("How many to cancel."))
+
+
+class CancelRequestSerializer(serializers.Serializer):
+    """The body of a customer's cancellation: ``reason``, ``comment`` and optional ``lines``."""
+
+    #: Reason recorded when the request names none (used only if it is a configured code).
+    default_reason = "customer"
+
+    reason = serializers.CharField(
+        label=_("Reason"), required=False, allow_blank=True,
+        help_text=_("One of the configured cancellation reason codes."),
+    )
+    comment = serializers.CharField(
+        label=_("Comment"), required=False, allow_blank=True, default="",
+        help_text=_("A comment for the shop, at most 1,000 characters."),
+    )
+    lines = CancelLineSerializer(
+        label=_("Lines"), many=True, required=False, allow_null=True, allow_empty=False,
+        help_text=_("Lines and quantities to cancel; leave out to cancel the whole order."),
+    )
+
+    def get_reason(self) -> str:
+        """The reason sent, else the default reason when the shop offers it, else none."""
+        if "reason" in self.validated_data:
+            return self.validated_data["reason"]
+        codes = dict(reason_choices())
+        return self.default_reason if self.default_reason in codes else ""
+
+    def get_lines(self) -> dict[int, int] | None:
+        """``{line id: quantity}`` for ``cancel_order``, quantities of a repeated line added up."""
+        items = self.validated_data.get("lines")
+        if items is None:
+            return None
+        lines: dict[int, int] = {}
+        for item in items:
+            lines[item["line"]] = lines.get(item["line"], 0) + item["quantity"]
+        return lines
+
+    def cancel_kwargs(self) -> dict:
+        """The keyword arguments of ``services.cancel_order`` this request asks for."""
+        return {
+            "reason": self.get_reason(),
+            "comment": self.validated_data.get("comment", ""),
+            "lines": self.get_lines(),
+        }
+
+
+class AdminCancelRequestSerializer(CancelRequestSerializer):
+    """The body of a staff cancellation: the customer's fields plus force, refund, note, on behalf of."""
+
+    default_reason = "staff"
+
+    note = serializers.CharField(
+        label=_("Staff note"), required=False, allow_blank=True, default="",
+        help_text=_("Stored on the cancellation and added to the order note."),
+    )
+    force = serializers.BooleanField(
+        label=_("Force"), required=False, default=False,
+        help_text=_("Cancel although the order has been paid."),
+    )
+    refund = serializers.BooleanField(
+        label=_("Refund"), required=False, default=False,
+        help_text=_("Refund the money taken for what is cancelled (needs force for a paid order)."),
+    )
+    on_behalf_of = serializers.PrimaryKeyRelatedField(
+        label=_("On behalf of"), queryset=get_user_model().objects.all(), required=False,
+        allow_null=True, default=None, help_text=_("The id of the user the cancellation is made for."),
+    )
+    notify_customer = serializers.BooleanField(
+        label=_("Notify the customer"), required=False, allow_null=True, default=None,
+        help_text=_("Send the cancellation e-mail; leave out to follow the shop's setting."),
+    )
+
+    def cancel_kwargs(self) -> dict:
+        """The customer's arguments plus the staff-only ones."""
+        data = self.validated_data
+        return {
+            **super().cancel_kwargs(),
+            "note": data.get("note", ""),
+            "force": data.get("force", False),
+            "refund": data.get("refund", False),
+            "on_behalf_of": data.get("on_behalf_of"),
+            "notify_customer": data.get("notify_customer"),
+        }
+
+
+# -------------------------------------------------------------------------- output
+
+
+class CancellationLineSerializer(serializers.ModelSerializer):
+    """A cancelled quantity of one order line."""
+
+    title = serializers.CharField(source="line.title", read_only=True, label=_("Title"))
+
+    class Meta:
+        model = OrderCancellationLine
+        fields = ("line", "title", "quantity", "stock_released")
+        read_only_fields = fields
+
+
+class CancellationSerializer(serializers.ModelSerializer):
+    """A cancellation as its customer may see it (no staff note, no staff identities)."""
+
+    #: URL name of the order resource linked as ``order_url`` (django-oscar-api's).
+    order_url_name = "order-detail"
+
+    order_number = serializers.CharField(source="order.number", read_only=True, label=_("Order number"))
+    order_url = serializers.SerializerMethodField(label=_("Order URL"))
+    order_status = serializers.CharField(source="order.status", read_only=True,
+                                         label=_("Order status"))
+    state_label = serializers.CharField(source="get_state_display", read_only=True,
+                                        label=_("State label"))
+    reason_label = serializers.CharField(read_only=True, label=_("Reason label"))
+    channel_label = serializers.CharField(source="get_channel_display", read_only=True,
+                                          label=_("Channel label"))
+    lines = CancellationLineSerializer(many=True, read_only=True, label=_("Lines"))
+
+    class Meta:
+        model = OrderCancellation
+        fields = (
+            "id", "order", "order_number", "order_url", "order_status", "state", "state_label",
+            "is_full", "reason", "reason_label", "comment", "channel", "channel_label", "forced",
+            "refund_amount", "void_amount", "rejection_reason", "date_created", "date_completed",
+            "lines",
+        )
+        read_only_fields = fields
+
+    def get_order_url(self, obj: object) -> str | None:
+        """The order's django-oscar-api URL, or None when that API is not mounted."""
+        try:
+            url = reverse(self.order_url_name, kwargs={"pk": obj.order_id})
+        except NoReverseMatch:
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+
+class AdminCancellationSerializer(CancellationSerializer):
+    """A cancellation as staff see it: also the note, who cancelled and for whom."""
+
+    order_url_name = "admin-order-detail"
+
+    class Meta(CancellationSerializer.Meta):
+        fields = CancellationSerializer.Meta.fields + (
+            "note", "user", "on_behalf_of", "refund_requested", "previous_status",
+        )
+        read_only_fields = fields
+
+
+# ------------------------------------------------------ django-oscar-api order fields
+
+
+class OrderCancellationFieldsMixin(serializers.Serializer):
+    """Adds ``can_cancel`` and ``cancellation`` to an order serializer.
+
+    Mix it in front of django-oscar-api's ``OrderSerializer`` (or a shop's own) and add
+    both names to ``Meta.fields``. In a list, the decisions and latest cancellations of
+    all orders are loaded at once (a constant number of queries per page).
+    """
+
+    #: Channel whose rules ``can_cancel`` answers for.
+    ordercancel_channel: str = Channel.API
+    #: Serializer of the nested ``cancellation``.
+    cancellation_serializer_class: type[serializers.Serializer] = CancellationSerializer
+
+    can_cancel = serializers.SerializerMethodField(
+        label=_("Can cancel"), help_text=_("Whether the requesting user may cancel the order now."))
+    cancellation = serializers.SerializerMethodField(
+        label=_("Cancellation"), help_text=_("The order's latest cancellation, or null."))
+
+    def _ordercancel_user(self) -> object | None:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return user if getattr(user, "is_authenticated", False) else None
+
+    def _ordercancel_batch(self) -> dict | None:
+        """Decisions and latest cancellations of every order of the enclosing list, loaded once."""
+        parent = self.parent
+        if not isinstance(parent, serializers.ListSerializer) or parent.instance is None:
+            return None
+        batch = getattr(parent, "_ordercancel_batch", None)
+        if batch is None:
+            instance = parent.instance
+            orders = list(instance.all() if isinstance(instance, Manager) else instance)
+            user = self._ordercancel_user()
+            batch = {
+                "ids": {order.pk for order in orders},
+                "decisions": (policy.decisions_for(orders, user, channel=self.ordercancel_channel)
+                              if user is not None and orders else {}),
+                "latest": latest_cancellations(orders),
+            }
+            parent._ordercancel_batch = batch
+        return batch
+
+    def get_can_cancel(self, obj: object) -> bool:
+        """Whether the requesting user may cancel the whole order now, on this channel."""
+        user = self._ordercancel_user()
+        if user is None:
+            return False
+        batch = self._ordercancel_batch()
+        if batch is not None and obj.pk in batch["ids"]:
+            return bool(batch["decisions"].get(obj.pk))
+        return bool(policy.can_cancel(obj, user, channel=self.ordercancel_channel))
+
+    def get_cancellation(self, obj: object) -> dict | None:
+        """The order's latest cancellation, serialized, or None."""
+        batch = self._ordercancel_batch()
+        if batch is not None and obj.pk in batch["ids"]:
+            latest = batch["latest"].get(obj.pk)
+        else:
+            latest = latest_cancellations([obj]).get(obj.pk)
+        if latest is None:
+            return None
+        return self.cancellation_serializer_class(latest, context=self.context).data
+
+
+def order_fields_with_cancellation(fields: Iterable[str]) -> tuple[str, ...]:
+    """``fields`` plus ``can_cancel`` and ``cancellation`` (once each)."""
+    fields = tuple(fields)
+    return fields + tuple(name for name in ("can_cancel", "cancellation") if name not in fields)

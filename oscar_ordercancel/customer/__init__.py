@@ -1,0 +1,1 @@
+"""Customer surface: account and guest order pages (cancel button, confirmation step)."""
