@@ -223,7 +223,8 @@ def test_comment_is_limited_to_1000_characters(api, order):
         (lambda first, other: [{"line": first.pk, "quantity": 0}], "invalid_quantity"),
         (lambda first, other: [{"line": first.pk, "quantity": -2}], "invalid_quantity"),
         (lambda first, other: [{"line": 999999, "quantity": 1}], "unknown_line"),
-        (lambda first, other: [{"line": other.pk, "quantity": 1}], "unknown_line"),  # customers cannot probe other orders
+        # a line of another order reads as unknown: customers cannot probe other orders
+        (lambda first, other: [{"line": other.pk, "quantity": 1}], "unknown_line"),
         (lambda first, other: [{"line": first.pk, "quantity": "two"}], "invalid_input"),
         (lambda first, other: [{"line": first.pk}], "invalid_input"),
         (lambda first, other: [], "invalid_input"),
