@@ -10,7 +10,11 @@ class CancellationError(Exception):
 
     def __init__(self, code: str | None = None, message: str = "", params: dict | None = None) -> None:
         self.code = code or self.default_code
-        self.message = str(message) or self.code
+        if not message:
+            from oscar_ordercancel.policy.decision import message_for
+
+            message = message_for(self.code)
+        self.message = str(message)
         #: Machine-readable details, e.g. ``{"line": 12, "available": 1}``.
         self.params = dict(params or {})
         super().__init__(self.message)

@@ -182,3 +182,22 @@ def test_on_behalf_of_must_be_the_orders_customer(order, staff, other_customer, 
 def test_timestamps_are_in_order(order, staff):
     cancellation = cancel_order(order, user=staff)
     assert cancellation.date_completed == cancellation.date_created
+
+
+@pytest.mark.parametrize(("window", "text"), [
+    (timedelta(days=30), "30 days"), (timedelta(days=1), "1 day"),
+    (timedelta(hours=2), "2 hours"), (timedelta(minutes=45), "45 minutes"),
+])
+def test_the_window_is_said_in_plain_words(order, customer, settings, window, text):
+    settings.OSCAR_ORDERCANCEL_CUSTOMER_WINDOW = window
+    order.date_placed = timezone.now() - window - timedelta(minutes=1)
+    order.save()
+    assert can_cancel(order, customer, channel="customer").message == (
+        f"Orders can be cancelled within {text} of purchase.")
+
+
+def test_a_veto_without_a_message_still_explains_itself():
+    from oscar_ordercancel.exceptions import CancellationVetoed, PaymentError
+
+    assert CancellationVetoed().message == "This order cannot be cancelled right now."
+    assert "nothing was changed" in PaymentError().message

@@ -27,6 +27,9 @@ MESSAGES = {
     "invalid_on_behalf_of": _("A cancellation can only be made on behalf of the order's customer."),
     "comment_too_long": _("Comments are limited to 1,000 characters."),
     "not_requested": _("This cancellation is no longer waiting for confirmation."),
+    "vetoed": _("This order cannot be cancelled right now."),
+    "payment_failed": _("The payment could not be voided or refunded, so nothing was changed. "
+                        "Please try again later."),
     "status_transition_invalid": _("The order status pipeline does not allow this cancellation."),
 }
 
@@ -36,6 +39,9 @@ CUSTOMER_MESSAGES = {
     "paid_needs_force": _("This order has already been paid; please contact us to cancel it."),
     "quantity_not_cancellable": _("Some items of this order have already shipped or are being "
                                   "prepared, so it can no longer be cancelled online."),
+    "vetoed": _("This order cannot be cancelled right now."),
+    "payment_failed": _("The payment could not be voided or refunded, so nothing was changed. "
+                        "Please try again later."),
     "status_transition_invalid": _("This order can no longer be cancelled online; "
                                    "please contact us."),
 }

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.utils import timezone
-from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from oscar.core.loading import get_model
 
 from oscar_ordercancel.abstract_models import CUSTOMER_CHANNELS, Channel
@@ -77,11 +77,23 @@ def _check_customer_rules(ctx: CancellationContext, force: bool) -> Decision | N
     if window is not None:
         now = timezone.now()
         if ctx.order.date_placed + window < now:
-            span = timesince(now - window, now).replace("\xa0", " ")
-            return Decision.deny("window_passed", window=span)
+            return Decision.deny("window_passed", window=describe_window(window))
     if force:
         return Decision.deny("force_not_allowed")
     return None
+
+
+def describe_window(window) -> str:
+    """A window in the largest whole unit: "30 days", "2 hours", "30 minutes"."""
+    seconds = int(window.total_seconds())
+    if seconds and seconds % 86400 == 0:
+        days = seconds // 86400
+        return ngettext("%(count)d day", "%(count)d days", days) % {"count": days}
+    if seconds and seconds % 3600 == 0:
+        hours = seconds // 3600
+        return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
+    minutes = max(seconds // 60, 1)
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
 
 
 def _line_key(ctx: CancellationContext, key) -> tuple[int | None, Decision | None]:
