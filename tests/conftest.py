@@ -12,6 +12,20 @@ STRICT = os.environ.get("ORDERCANCEL_STRICT") == "1"
 CHROMIUM = os.environ.get("ORDERCANCEL_CHROMIUM", "/usr/bin/chromium")
 
 
+REDIS_URL = os.environ.get("ORDERCANCEL_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def _redis_available() -> bool:
+    try:
+        import redis
+    except ImportError:
+        return False
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def _chromium_available() -> bool:
     try:
         import playwright.sync_api  # noqa: F401
@@ -30,6 +44,8 @@ def pytest_collection_modifyitems(config, items):
     missing = {}
     if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         missing["postgres"] = "PostgreSQL not reachable at 127.0.0.1:5432"
+    if not _redis_available():
+        missing["celery"] = f"Redis is not reachable at {REDIS_URL}"
     if not _chromium_available():
         missing["browser"] = f"Chromium ({CHROMIUM}) or Playwright is not installed"
     for item in items:
