@@ -95,7 +95,7 @@ def order(customer):
     return factories.place_order(customer, [("10.00", 2), ("5.00", 1)])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     """Debian's Chromium driven by Playwright (its own browser download does not work here)."""
     from playwright.sync_api import sync_playwright
@@ -103,6 +103,7 @@ def chromium():
     # Playwright's sync API runs an event loop in this thread; the ORM calls the
     # tests make around it are still synchronous.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # Module scope: Playwright's loop must be gone before other tests start threads.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

@@ -345,3 +345,13 @@ def test_query_count_does_not_grow_with_lines(customer, staff, django_assert_max
     assert large.status == "Cancelled"
     assert not StockRecord.objects.filter(pk__in=large.lines.values("stockrecord"),
                                           num_allocated__gt=0).exists()
+
+
+def test_the_email_is_recorded_even_if_staff_deleted_its_event_type(
+        order, staff, mailoutbox, django_capture_on_commit_callbacks):
+    get_model("communication", "CommunicationEventType").objects.filter(
+        code="ORDER_CANCELLED").delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_order(order, user=staff)
+    assert len(mailoutbox) == 1
+    assert order.communication_events.filter(event_type__code="ORDER_CANCELLED").count() == 1

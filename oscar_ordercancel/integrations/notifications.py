@@ -11,7 +11,7 @@ from functools import partial
 
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
-from oscar.core.loading import get_class
+from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel.conf import get_setting
 
@@ -20,6 +20,11 @@ logger = logging.getLogger(__name__)
 ORDER_CANCELLED = "ORDER_CANCELLED"
 ORDER_CANCELLATION_REQUESTED = "ORDER_CANCELLATION_REQUESTED"
 ORDER_CANCELLATION_REJECTED = "ORDER_CANCELLATION_REJECTED"
+EVENT_TYPE_NAMES = {
+    ORDER_CANCELLED: "Order cancelled",
+    ORDER_CANCELLATION_REQUESTED: "Order cancellation requested",
+    ORDER_CANCELLATION_REJECTED: "Order cancellation declined",
+}
 
 
 def status_path(order) -> str:
@@ -45,6 +50,10 @@ def send_cancellation_email(cancellation_id: int, event_code: str = ORDER_CANCEL
         .get(pk=cancellation_id)
     )
     order = cancellation.order
+    # Oscar records the order's CommunicationEvent only if the type exists (a
+    # migration creates it, but staff may have deleted it): keep the audit trail.
+    get_model("communication", "CommunicationEventType").objects.get_or_create(
+        code=event_code, defaults={"name": EVENT_TYPE_NAMES.get(event_code, event_code)})
     OrderDispatcher = get_class("order.utils", "OrderDispatcher")
     dispatcher = OrderDispatcher(logger=logger)
     context = {
