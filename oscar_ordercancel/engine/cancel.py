@@ -26,8 +26,7 @@ from oscar_ordercancel.policy import actor_role, evaluate, load_context, message
 def _models():
     from oscar_ordercancel.models import OrderCancellation, OrderCancellationLine
 
-    return get_model("order", "Order"), get_model("order", "Line"), OrderCancellation, \
-        OrderCancellationLine
+    return get_model("order", "Order"), OrderCancellation, OrderCancellationLine
 
 
 def _acting_user(user):
@@ -36,14 +35,6 @@ def _acting_user(user):
 
 def _handler(user):
     return get_class("order.processing", "EventHandler")(_acting_user(user))
-
-
-def _locked_context(order):
-    """The policy's facts with the lines locked, plus the payment sources to act on."""
-    ctx = load_context(order, lock=True)
-    ctx.sources = list(get_model("payment", "Source").objects.filter(order_id=order.pk)
-                       .select_related("source_type").select_for_update(of=("self",)))
-    return ctx
 
 
 def _require_transition(order, new_status: str) -> None:
@@ -124,7 +115,7 @@ def cancel_order(
     notify_customer: bool | None = None,
 ):
     """Cancel ``order`` (or ``lines``: ``{line: qty}``) in one transaction; return the record."""
-    Order, Line, OrderCancellation, OrderCancellationLine = _models()
+    Order, OrderCancellation, OrderCancellationLine = _models()
     channel = str(channel) if channel else (Channel.SYSTEM if user is None else Channel.CODE)
     offered = customer_reason_choices() if channel in CUSTOMER_CHANNELS else reason_choices()
     if reason and reason not in dict(offered):
@@ -135,7 +126,7 @@ def cancel_order(
 
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
-        ctx = _locked_context(locked)
+        ctx = load_context(locked, lock=True)
         decision = evaluate(ctx, user, lines=lines, force=force, channel=channel)
         if not decision:
             raise decision.error()
@@ -176,16 +167,20 @@ def cancel_order(
             signals.order_cancellation_pending.send(
                 sender=Order, order=locked, cancellation=cancellation, **extra)
             return cancellation
-        _complete(locked, ctx, cancellation, records, ctx.cancelled, handler, Line,
-                  OrderCancellationLine, status_after_partial=None)
+        _complete(locked, ctx, cancellation, records, ctx.cancelled, handler,
+                  status_after_partial=None)
+        OrderCancellationLine.objects.bulk_create(records)
         order.status = locked.status
         signals.order_cancelled.send(sender=Order, order=locked, cancellation=cancellation, **extra)
     return cancellation
 
 
-def _complete(order, ctx, cancellation, records, cancelled_before, handler, Line,
-              OrderCancellationLine, status_after_partial: str | None) -> None:
-    """Apply a cancellation: lines, stock, record, payment, order status and note."""
+def _complete(order, ctx, cancellation, records, cancelled_before, handler,
+              status_after_partial: str | None) -> None:
+    """Apply a cancellation: lines, stock, payment, order status and note.
+
+    Sets ``stock_released`` on ``records``; the caller saves them.
+    """
     lines_by_id = ctx.lines_by_id
     quantities = {record.line_id: record.quantity for record in records}
     full = cancellation.is_full
@@ -193,14 +188,10 @@ def _complete(order, ctx, cancellation, records, cancelled_before, handler, Line
     released = release_allocations(lines_by_id, quantities)
     touched = {lines_by_id[pk] for pk in released} | set(changed)
     if touched:
-        Line.objects.bulk_update(sorted(touched, key=lambda line: line.pk),
+        get_model("order", "Line").objects.bulk_update(sorted(touched, key=lambda line: line.pk),
                                  ["status", "num_allocated", "allocation_cancelled"])
     for record in records:
         record.stock_released = released.get(record.line_id, 0)
-    if records and records[0].pk is None:
-        OrderCancellationLine.objects.bulk_create(records)
-    else:
-        OrderCancellationLine.objects.bulk_update(records, ["stock_released"])
 
     # Payment last but one: a gateway error still rolls everything back, and the
     # pipeline transition was checked before anything changed.
@@ -225,7 +216,7 @@ def _complete(order, ctx, cancellation, records, cancelled_before, handler, Line
 
 
 def _lock_requested(cancellation):
-    Order, __, OrderCancellation, __ = _models()
+    Order, OrderCancellation, __ = _models()
     locked_order = Order.objects.select_for_update().get(pk=cancellation.order_id)
     locked = OrderCancellation.objects.select_for_update().get(pk=cancellation.pk)
     if locked.state != OrderCancellation.State.REQUESTED:
@@ -237,10 +228,10 @@ def _lock_requested(cancellation):
 
 def confirm_cancellation(cancellation, *, user=None, note: str = ""):
     """Apply a requested cancellation (request mode), e.g. when the ERP confirms it."""
-    Order, Line, OrderCancellation, OrderCancellationLine = _models()
+    Order, OrderCancellation, OrderCancellationLine = _models()
     with transaction.atomic():
         order, cancellation = _lock_requested(cancellation)
-        ctx = _locked_context(order)
+        ctx = load_context(order, lock=True)
         records = list(cancellation.lines.all())
         before = dict(ctx.cancelled)
         for record in records:  # this request's own quantities are in ctx.cancelled
@@ -254,8 +245,9 @@ def confirm_cancellation(cancellation, *, user=None, note: str = ""):
         if note:
             cancellation.note = "\n".join(filter(None, [cancellation.note, note]))
         cancellation.save(update_fields=["state", "date_completed", "note"])
-        _complete(order, ctx, cancellation, records, before, _handler(user), Line,
-                  OrderCancellationLine, status_after_partial=cancellation.previous_status)
+        _complete(order, ctx, cancellation, records, before, _handler(user),
+                  status_after_partial=cancellation.previous_status)
+        OrderCancellationLine.objects.bulk_update(records, ["stock_released"])
         signals.order_cancelled.send(
             sender=Order, order=order, cancellation=cancellation, user=user,
             notify_customer=None, role=actor_role(user, Channel.SYSTEM))
@@ -264,7 +256,7 @@ def confirm_cancellation(cancellation, *, user=None, note: str = ""):
 
 def reject_cancellation(cancellation, *, reason: str, user=None):
     """Decline a requested cancellation: the order returns to the status it had."""
-    Order, __, OrderCancellation, __ = _models()
+    Order, OrderCancellation, __ = _models()
     with transaction.atomic():
         order, cancellation = _lock_requested(cancellation)
         if cancellation.previous_status != order.status:

@@ -62,7 +62,7 @@ class CancellationContext:
         return get_payment_handler().amount_debited(self.order, self.sources)
 
 
-def _line_facts():
+def _line_facts(*, debited: bool = True):
     """Annotations that carry every per-line and per-order fact the policy reads."""
     from oscar_ordercancel.engine.payment import get_payment_handler
     from oscar_ordercancel.models import OrderCancellation, OrderCancellationLine, OrderStatusMapping
@@ -80,7 +80,7 @@ def _line_facts():
         .exclude(cancellation__state=OrderCancellation.State.REJECTED)
         .order_by().values("line_id").annotate(qty=Sum("quantity")).values("qty")
     )
-    return {
+    facts = {
         "_tracks_stock": Coalesce(
             "stockrecord__product__product_class__track_stock",
             "stockrecord__product__parent__product_class__track_stock",
@@ -92,20 +92,33 @@ def _line_facts():
             order_id=OuterRef("order_id"), state=OrderCancellation.State.REQUESTED)),
         "_status_blocked": Exists(OrderStatusMapping.objects.filter(
             status=OuterRef("order__status"), allow_cancellation=False)),
-        "_debited": get_payment_handler().debited_subquery(OuterRef("order_id")),
     }
+    if debited:
+        facts["_debited"] = get_payment_handler().debited_subquery(OuterRef("order_id"))
+    return facts
 
 
 def load_contexts(orders, *, lock: bool = False) -> dict[int, CancellationContext]:
-    """Load the facts of ``orders`` keyed by order id; ``lock`` locks their lines."""
+    """Load the facts of ``orders`` keyed by order id.
+
+    With ``lock`` (the engine), their lines and payment sources are locked
+    ``FOR UPDATE`` and the sources are loaded, since the payment handler acts on them.
+    """
     Line = get_model("order", "Line")
     orders = list(orders)
-    lines = Line.objects.filter(order_id__in=[o.pk for o in orders]).annotate(**_line_facts())
+    ids = [o.pk for o in orders]
+    lines = Line.objects.filter(order_id__in=ids).annotate(**_line_facts(debited=not lock))
+    sources: dict[int, list] = defaultdict(list)
     if lock:
         lines = lines.select_for_update(of=("self",))
     per_order: dict[int, list] = defaultdict(list)
     for line in lines.order_by("pk"):
         per_order[line.order_id].append(line)
+    if lock:
+        Source = get_model("payment", "Source")
+        for source in (Source.objects.filter(order_id__in=ids).select_related("source_type")
+                       .select_for_update(of=("self",)).order_by("pk")):
+            sources[source.order_id].append(source)
     site_settings: dict = {}
     contexts = {}
     for order in orders:
@@ -121,11 +134,12 @@ def load_contexts(orders, *, lock: bool = False) -> dict[int, CancellationContex
             settings=site_settings[order.site_id],
             status_blocked=bool(first and first._status_blocked),
             pending_request=bool(first and first._pending),
-            debited=(first._debited if first else None) or ZERO,
+            debited=(getattr(first, "_debited", None) if first else None) or ZERO,
+            sources=sources[order.pk] if lock else None,
         )
     return contexts
 
 
 def load_context(order, *, lock: bool = False) -> CancellationContext:
-    """Load the facts about one order; with ``lock``, its lines are locked ``FOR UPDATE``."""
+    """Load the facts about one order; with ``lock``, its lines and sources are locked."""
     return load_contexts([order], lock=lock)[order.pk]
