@@ -57,6 +57,15 @@ def _set_order_status(order, lines, handler, new_status: str, note: str) -> None
         order._prefetched_objects_cache = {}
 
 
+def _move_to(order, lines, handler, status: str | None, note: str) -> None:
+    """Change the order's status (with ``note``), or only add the note if it is already there."""
+    if status and status != order.status:
+        _set_order_status(order, list(order.lines.all()) if lines is None else lines,
+                          handler, status, note)
+    else:
+        handler.create_note(order, note)
+
+
 def _note_text(cancellation, lines_by_id: dict, quantities: dict[int, int], full: bool) -> str:
     if full:
         text = _("Order cancelled")
@@ -206,13 +215,8 @@ def _complete(order, ctx, cancellation, records, cancelled_before, handler,
 
     _send_line_status_signals(changed)
     note = _note_text(cancellation, lines_by_id, quantities, full)
-    if full:
-        _set_order_status(order, ctx.lines, handler,
-                          get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS"), note)
-    elif status_after_partial and status_after_partial != order.status:
-        _set_order_status(order, ctx.lines, handler, status_after_partial, note)
-    else:
-        handler.create_note(order, note)
+    status = get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS") if full else status_after_partial
+    _move_to(order, ctx.lines, handler, status, note)
 
 
 def _lock_requested(cancellation):
@@ -236,10 +240,8 @@ def confirm_cancellation(cancellation, *, user=None, note: str = ""):
         before = dict(ctx.cancelled)
         for record in records:  # this request's own quantities are in ctx.cancelled
             before[record.line_id] = before.get(record.line_id, 0) - record.quantity
-        if cancellation.is_full:
-            _require_transition(order, get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS"))
-        elif cancellation.previous_status != order.status:
-            _require_transition(order, cancellation.previous_status)
+        _require_transition(order, get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS")
+                            if cancellation.is_full else cancellation.previous_status)
         cancellation.state = OrderCancellation.State.COMPLETED
         cancellation.date_completed = timezone.now()
         if note:
@@ -259,18 +261,13 @@ def reject_cancellation(cancellation, *, reason: str, user=None):
     Order, OrderCancellation, __ = _models()
     with transaction.atomic():
         order, cancellation = _lock_requested(cancellation)
-        if cancellation.previous_status != order.status:
-            _require_transition(order, cancellation.previous_status)
+        _require_transition(order, cancellation.previous_status)
         cancellation.state = OrderCancellation.State.REJECTED
         cancellation.rejection_reason = reason
         cancellation.date_completed = timezone.now()
         cancellation.save(update_fields=["state", "rejection_reason", "date_completed"])
         note = _("Cancellation declined: %(reason)s") % {"reason": reason}
-        if cancellation.previous_status != order.status:
-            _set_order_status(order, list(order.lines.all()), _handler(user),
-                              cancellation.previous_status, note)
-        else:
-            _handler(user).create_note(order, note)
+        _move_to(order, None, _handler(user), cancellation.previous_status, note)
         signals.order_cancellation_rejected.send(
             sender=Order, order=order, cancellation=cancellation, reason=reason, user=user)
     return cancellation
