@@ -120,6 +120,10 @@ class AbstractOrderCancellation(models.Model):
     channel = models.CharField(_("Channel"), max_length=16, choices=Channel.choices)
     forced = models.BooleanField(_("Forced"), default=False)
     refund_requested = models.BooleanField(_("Refund requested"), default=False)
+    notify_customer = models.BooleanField(
+        _("Notify the customer"), null=True, blank=True,
+        help_text=_("Empty: follow OSCAR_ORDERCANCEL_NOTIFY_CUSTOMER."),
+    )
     refund_amount = models.DecimalField(_("Refunded"), max_digits=12, decimal_places=2, default=0)
     void_amount = models.DecimalField(_("Voided"), max_digits=12, decimal_places=2, default=0)
     previous_status = models.CharField(_("Status before"), max_length=100, blank=True)
