@@ -1,0 +1,1 @@
+"""Dashboard surfaces: the forked orders dashboard (``orders``) and the package's own app."""

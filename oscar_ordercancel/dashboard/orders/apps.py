@@ -1,0 +1,58 @@
+"""App config of the orders dashboard fork: same label as Oscar's (``orders_dashboard``)."""
+
+from __future__ import annotations
+
+from django.urls import path
+from oscar.apps.dashboard.orders import apps
+from oscar.core.loading import get_class
+
+
+class OrdersDashboardConfig(apps.OrdersDashboardConfig):
+    """Use in place of ``oscar.apps.dashboard.orders.apps.OrdersDashboardConfig``."""
+
+    name = "oscar_ordercancel.dashboard.orders"
+
+    def configure_permissions(self) -> None:
+        """Oscar's map, plus the cancel pages: staff with the cancel permission, or partners.
+
+        A partner user reaches only its own partners' orders (Oscar's order
+        queryset) and the policy lets it cancel only orders whose lines are all
+        its partners'.
+        """
+        super().configure_permissions()
+        DashboardPermission = get_class("dashboard.permissions", "DashboardPermission")
+        cancel = (
+            DashboardPermission.get("oscar_ordercancel", "cancel_order"),
+            DashboardPermission.get("order", "change_order"),
+            DashboardPermission.partner_dashboard_access,
+        )
+        self.permissions_map.update({
+            "order-cancel": cancel,
+            "order-bulk-cancel": cancel,
+            "order-resubmit": (
+                DashboardPermission.get("oscar_ordercancel", "cancel_order"),
+                DashboardPermission.get("order", "change_order"),
+            ),
+        })
+
+    def ready(self) -> None:
+        """Oscar's views, with the order list and page replaced by ours, and the cancel views.
+
+        ``get_class("dashboard.orders.views", ...)`` resolves through Oscar's
+        *dashboard* app, so it would never find this fork's module. Ours are loaded
+        by this app's label instead, which a shop's fork of this app (same label)
+        overrides the Oscar way.
+        """
+        super().ready()
+        self.order_list_view = get_class("orders_dashboard.views", "OrderListView")
+        self.order_detail_view = get_class("orders_dashboard.views", "OrderDetailView")
+        self.order_cancel_view = get_class("orders_dashboard.views", "OrderCancelView")
+        self.order_bulk_cancel_view = get_class("orders_dashboard.views", "BulkCancelView")
+
+    def get_urls(self) -> list:
+        """Oscar's URLs and ``order-cancel``, ``order-bulk-cancel`` (before ``<number>/``)."""
+        urls = [
+            path("bulk-cancel/", self.order_bulk_cancel_view.as_view(), name="order-bulk-cancel"),
+            path("<str:number>/cancel/", self.order_cancel_view.as_view(), name="order-cancel"),
+        ]
+        return self.post_process_urls(urls) + super().get_urls()

@@ -1,0 +1,320 @@
+"""Views of the orders dashboard fork: Oscar's views, subclassed, plus the cancel pages.
+
+Every screen asks the policy (``can_cancel`` / ``decisions_for``) and acts through
+``services.cancel_order``; no rule is written here.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Prefetch, prefetch_related_objects
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.generic import TemplateView
+from oscar.apps.dashboard.orders import views as oscar_views
+from oscar.apps.dashboard.orders.views import *  # noqa: F401,F403 - Oscar's other views
+from oscar.views.generic import (
+    IntermediateBulkAction,
+    IntermediateBulkActionView,
+    IntermediateBulkEditMixin,
+)
+
+from oscar_ordercancel.abstract_models import Channel
+from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.dashboard.orders.forms import BulkCancelForm, StaffCancelForm
+from oscar_ordercancel.dashboard.orders.preview import cancellation_preview, line_facts
+from oscar_ordercancel.exceptions import CancellationError, StatusChangeRefused
+from oscar_ordercancel.policy import actor_role, decisions_for, evaluate, load_context
+from oscar_ordercancel.services import cancel_order
+
+queryset_orders_for_user = oscar_views.queryset_orders_for_user
+get_order_for_user_or_404 = oscar_views.get_order_for_user_or_404
+
+
+def may_cancel(user) -> bool:
+    """Whether ``user`` may use the cancel controls at all (staff with the permission, or partners)."""
+    return actor_role(user, Channel.DASHBOARD) in ("staff", "partner")
+
+
+class DashboardCancellationMixin:
+    """Handlers made by these views record the dashboard as the channel of a cancellation."""
+
+    def get_handler(self, user=None, **kwargs):
+        """Oscar's handler, told that status changes come from the dashboard."""
+        handler = super().get_handler(user=user, **kwargs)
+        handler.ordercancel_channel = Channel.DASHBOARD
+        return handler
+
+
+class OrderListView(DashboardCancellationMixin, IntermediateBulkEditMixin, oscar_views.OrderListView):
+    """Oscar's order list, plus "Cancel selected orders" and engine-backed status changes.
+
+    The bulk cancel is one of Oscar 4.2's intermediate bulk actions: the selection
+    (at most ``OSCAR_MAX_BULK_INTERMEDIATE_IDS`` orders) waits in the session for
+    the confirmation page, ``dashboard:order-bulk-cancel``.
+    """
+
+    template_name = "oscar_ordercancel/dashboard/orders/order_list.html"
+    intermediate_actions = {"cancel_selected_orders": None}
+
+    def get_intermediate_url(self, request: HttpRequest, action: str) -> str:
+        """The confirmation page of the bulk cancel."""
+        return reverse("dashboard:order-bulk-cancel")
+
+    def change_order_status(self, request: HttpRequest, order) -> None:
+        """Oscar's bulk status change; a refused cancellation is reported for its order."""
+        try:
+            return super().change_order_status(request, order)
+        except StatusChangeRefused as exc:
+            messages.error(request, _("Order %(number)s: %(message)s")
+                           % {"number": order.number, "message": exc.message})
+
+    def get_context_data(self, **kwargs) -> dict:
+        """Oscar's context, plus whether the user may cancel."""
+        ctx = super().get_context_data(**kwargs)
+        ctx["may_cancel_orders"] = may_cancel(self.request.user)
+        return ctx
+
+
+class OrderDetailView(DashboardCancellationMixin, oscar_views.OrderDetailView):
+    """Oscar's order page, plus cancel order / cancel lines and the cancellation history."""
+
+    template_name = "oscar_ordercancel/dashboard/orders/order_detail.html"
+    line_actions = oscar_views.OrderDetailView.line_actions + ("cancel_lines",)
+
+    def get_object(self, queryset=None):
+        """Oscar's order, with its notes' authors loaded (cancellations add notes)."""
+        order = super().get_object(queryset)
+        prefetch_related_objects([order], Prefetch("notes", queryset=order.notes.select_related("user")))
+        return order
+
+    def get_order_lines(self):
+        """Oscar's lines, with the product and partner its template shows (no query per line)."""
+        return super().get_order_lines().select_related("product", "partner")
+
+    def handle_line_action(self, request: HttpRequest, order, action: str) -> HttpResponse:
+        """Oscar's line actions, refusing malformed line ids and quantities instead of failing."""
+        ids = request.POST.getlist("selected_line")
+        if any(not str(pk).isdigit() or len(str(pk)) > 10 for pk in ids):
+            return self.reload_page(error=_("Invalid lines requested"))
+        for pk in ids:
+            qty = request.POST.get(f"selected_line_qty_{pk}", "")
+            if not qty.strip().isdigit():
+                return self.reload_page(
+                    error=_("The entered quantity for line #%s is not valid") % pk)
+        return super().handle_line_action(request, order, action)
+
+    def cancel_lines(self, request: HttpRequest, order, lines, quantities) -> HttpResponse:
+        """Line action: open the cancel page with the selected quantities filled in."""
+        if not may_cancel(request.user):
+            raise PermissionDenied
+        query = urlencode({f"quantity_{line.pk}": qty for line, qty in zip(lines, quantities, strict=False)})
+        return redirect(f"{reverse('dashboard:order-cancel', kwargs={'number': order.number})}?{query}")
+
+    def change_order_status(self, request: HttpRequest, order) -> HttpResponse:
+        """Oscar's status change; a refused cancellation links to the cancel form."""
+        form = self.get_order_status_form()
+        cancelled = get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS")
+        if form.is_valid() and form.cleaned_data["new_status"] == cancelled:
+            try:
+                self.get_handler(user=request.user).handle_order_status_change(
+                    order, cancelled, note_msg=_("Order status changed from '%(old)s' to "
+                                                 "'%(new)s'") % {"old": order.status, "new": cancelled})
+            except StatusChangeRefused as exc:
+                url = reverse("dashboard:order-cancel", kwargs={"number": order.number})
+                messages.error(request, format_html(
+                    '{} <a href="{}">{}</a>', exc.message, url, _("Open the cancel form")))
+            else:
+                messages.info(request, _("Order %(number)s has been cancelled.")
+                              % {"number": order.number})
+            return self.reload_page()
+        return super().change_order_status(request, order)
+
+    def get_context_data(self, **kwargs) -> dict:
+        """Oscar's context, plus the cancellation panel's facts (a constant number of queries)."""
+        ctx = super().get_context_data(**kwargs)
+        order, user = self.object, self.request.user
+        facts = load_context(order)
+        ctx.update(
+            may_cancel_orders=may_cancel(user),
+            cancel_decision=evaluate(facts, user, force=True, channel=Channel.DASHBOARD),
+            cancel_lines=line_facts(facts),
+            cancellations=list(order.cancellations.select_related("user", "on_behalf_of")
+                               .prefetch_related("lines__line")),
+            ordercancel_no_processors=not get_setting("OSCAR_ORDERCANCEL_PROCESSORS"),
+        )
+        return ctx
+
+
+class OrderCancelView(TemplateView):
+    """``dashboard:order-cancel``: the cancel form, a preview of its effect, then the cancellation.
+
+    ``GET`` shows the form (quantities from ``?quantity_<line id>=n``, else everything
+    that can be cancelled); a ``POST`` shows the preview; a ``POST`` with
+    ``confirm`` cancels, on behalf of the order's customer.
+    """
+
+    template_name = "oscar_ordercancel/dashboard/orders/order_cancel.html"
+    form_class = StaffCancelForm
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        """Outside ``ATOMIC_REQUESTS``: the engine runs its own transaction (see the customer view)."""
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """Only orders this user may see (Oscar's rule), and only users who may cancel."""
+        self.order = get_order_for_user_or_404(request.user, kwargs["number"])
+        if not may_cancel(request.user):
+            raise PermissionDenied
+        self.facts = load_context(self.order)
+        return super().dispatch(request, *args, **kwargs)
+
+    def order_url(self) -> str:
+        """The order's dashboard page."""
+        return reverse("dashboard:order-detail", kwargs={"number": self.order.number})
+
+    def get_form(self, data=None) -> StaffCancelForm:
+        """The form, with a quantity field per line of the order."""
+        facts = self.facts
+        initial = {}
+        if data is None:
+            asked = {key: value for key, value in self.request.GET.items()
+                     if key.startswith("quantity_")}
+            for line in facts.lines:
+                name = f"quantity_{line.pk}"
+                initial[name] = asked.get(name, 0 if asked else facts.cancellable_quantity(line))
+        return self.form_class(data=data, initial=initial, lines=facts.lines,
+                               paid=facts.amount_debited > 0)
+
+    def get_context_data(self, **kwargs) -> dict:
+        """The order, its lines' facts and the form."""
+        ctx = super().get_context_data(**kwargs)
+        form = kwargs.get("form") or self.get_form()
+        rows = {row["line"].pk: row for row in line_facts(self.facts)}
+        ctx.update(
+            order=self.order, form=form, order_url=self.order_url(),
+            line_rows=[(rows[line.pk], form[name]) for line, name in form.line_fields],
+            whole=evaluate(self.facts, self.request.user, force=True, channel=Channel.DASHBOARD),
+            paid=self.facts.amount_debited > 0, amount_debited=self.facts.amount_debited,
+            ordercancel_no_processors=not get_setting("OSCAR_ORDERCANCEL_PROCESSORS"),
+        )
+        return ctx
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """Preview, or (with ``confirm``) cancel; a refusal is shown on the form, nothing changes."""
+        form = self.get_form(data=request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        options = form.cancel_kwargs()
+        decision = evaluate(self.facts, request.user, lines=options["lines"], force=options["force"],
+                            channel=Channel.DASHBOARD)
+        if not decision:
+            form.add_error(None, decision.message)
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        if "confirm" not in request.POST:
+            preview = cancellation_preview(self.facts, decision, refund=options["refund"])
+            return self.render_to_response(self.get_context_data(
+                form=form, preview=preview, decision=decision))
+        try:
+            cancellation = cancel_order(self.order, user=request.user, channel=Channel.DASHBOARD,
+                                        on_behalf_of=self.order.user, **options)
+        except CancellationError as exc:
+            if exc.code == "already_cancelled":
+                messages.info(request, exc.message)
+                return HttpResponseRedirect(self.order_url())
+            form.add_error(None, exc.message)
+            return self.render_to_response(self.get_context_data(form=form), status=409)
+        if cancellation.is_full:
+            text = _("Order %(number)s has been cancelled.")
+        else:
+            text = _("The selected items of order %(number)s have been cancelled.")
+        messages.success(request, text % {"number": self.order.number})
+        return HttpResponseRedirect(self.order_url() + "#ordercancel-history")
+
+
+class CancelSelectedOrders(IntermediateBulkAction):
+    """The bulk action ``cancel_selected_orders``: one engine call per order, same choices for all."""
+
+    label = gettext_lazy("Cancel selected orders")
+    form_class = BulkCancelForm
+    template = "oscar_ordercancel/dashboard/orders/bulk_cancel.html"
+    require_irreversible_confirmation = True
+
+    def execute(self, request: HttpRequest, orders, form) -> dict:
+        """Cancel each order the policy allows; return what was cancelled and what was refused."""
+        data = form.cleaned_data
+        done, refused = [], []
+        for order in orders:
+            try:
+                cancel_order(order, user=request.user, channel=Channel.DASHBOARD,
+                             on_behalf_of=order.user, reason=data["reason"], note=data["note"],
+                             notify_customer=data["notify_customer"], force=data["force"],
+                             refund=data["refund"])
+            except CancellationError as exc:
+                refused.append((order, exc.message))
+            else:
+                done.append(order)
+        return {"done": done, "refused": refused}
+
+
+class BulkCancelView(IntermediateBulkActionView):
+    """``dashboard:order-bulk-cancel``: which orders will and will not be cancelled, then a summary."""
+
+    intermediate_actions = {"cancel_selected_orders": CancelSelectedOrders()}
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        """Outside ``ATOMIC_REQUESTS``: one engine transaction per order, never one for all."""
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """Only users who may cancel."""
+        if not may_cancel(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_cancel_url(self) -> str:
+        """Back to the order list."""
+        return reverse("dashboard:order-list")
+
+    def get_success_url(self) -> str:
+        """The order list."""
+        return reverse("dashboard:order-list")
+
+    def get_objects(self, form=None):
+        """The selected orders this user may see, oldest first."""
+        return (queryset_orders_for_user(self.request.user)
+                .filter(pk__in=self._selected_ids).order_by("date_placed", "pk"))
+
+    def get_context_data(self, form=None, **kwargs) -> dict:
+        """Oscar's confirmation context, plus each order's decision with Force as chosen."""
+        ctx = super().get_context_data(form=form, **kwargs)
+        orders = list(self.get_objects())
+        force = bool(form is not None and form.is_bound and form.is_valid()
+                     and form.cleaned_data.get("force"))
+        decisions = decisions_for(orders, self.request.user, channel=Channel.DASHBOARD, force=force)
+        ctx["will_cancel"] = [o for o in orders if decisions[o.pk]]
+        ctx["will_not_cancel"] = [(o, decisions[o.pk].message) for o in orders if not decisions[o.pk]]
+        ctx["unforced"] = {o.pk for o in orders if not decisions[o.pk]
+                           and decisions[o.pk].code == "paid_needs_force"}
+        return ctx
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """Cancel, then show the summary of what was cancelled and what was refused, and why."""
+        form = self.get_form(data=request.POST)
+        if not form.is_valid():
+            return TemplateResponse(request, self.get_template_name(), self.get_context_data(form=form))
+        result = self.execute_action(request, form)
+        self._clear_session(request)
+        return TemplateResponse(request, "oscar_ordercancel/dashboard/orders/bulk_cancel_done.html",
+                                {**result, "list_url": self.get_success_url()})

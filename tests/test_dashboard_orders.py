@@ -1,0 +1,367 @@
+"""Staff cancel from the forked Oscar orders dashboard (issue 7, part 1)."""
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from oscar.apps.dashboard.orders import views as oscar_views
+from oscar.core.loading import get_model
+
+from oscar_ordercancel.models import OrderCancellation
+from oscar_ordercancel.services import cancel_order
+from tests import factories
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        not any(app.startswith("oscar_ordercancel.dashboard.orders") for app in settings.INSTALLED_APPS),
+        reason="the orders dashboard fork is not installed (ORDERCANCEL_FORKS=0)"),
+]
+
+Order = get_model("order", "Order")
+Partner = get_model("partner", "Partner")
+
+
+@pytest.fixture
+def clerk(db):
+    """Dashboard staff who may cancel (Oscar 4.2 needs view_order for the order pages)."""
+    return factories.create_user("clerk@example.com", is_staff=True,
+                                 perms=["order.view_order", "oscar_ordercancel.cancel_order"])
+
+
+@pytest.fixture
+def viewer(db):
+    """Dashboard staff who may look at orders but not cancel them."""
+    return factories.create_user("viewer@example.com", is_staff=True, perms=["order.view_order"])
+
+
+def detail(order):
+    return reverse("dashboard:order-detail", kwargs={"number": order.number})
+
+
+def cancel_page(order):
+    return reverse("dashboard:order-cancel", kwargs={"number": order.number})
+
+
+def lines_of(order):
+    return list(order.lines.order_by("pk"))
+
+
+def form_data(order, quantities=None, **fields):
+    """The cancel form's POST: quantity_<id> for every line (0 where not given)."""
+    quantities = quantities or {}
+    data = {f"quantity_{line.pk}": quantities.get(line.pk, 0) for line in order.lines.all()}
+    data.update({"reason": "staff", "note": "", "notify_customer": "on"})
+    data.update(fields)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+# ---------------------------------------------------------------- cancel order
+
+
+def test_the_order_page_offers_cancel_order_and_lines(client, clerk, order):
+    client.force_login(clerk)
+    page = client.get(detail(order))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert cancel_page(order) in text
+    assert 'value="cancel_lines"' in text and 'id="ordercancel-history-tab"' in text
+
+
+def test_the_cancel_form_previews_then_cancels_on_behalf_of_the_customer(
+        client, clerk, order, customer, mailoutbox, django_capture_on_commit_callbacks):
+    first, second = lines_of(order)
+    client.force_login(clerk)
+    form = client.get(cancel_page(order))
+    assert form.status_code == 200
+    assert form.context["form"][f"quantity_{first.pk}"].value() == 2  # all that can be cancelled
+
+    data = form_data(order, {first.pk: 2, second.pk: 1}, note="Customer phoned")
+    preview = client.post(cancel_page(order), data)
+    assert preview.status_code == 200
+    effect = preview.context["preview"]
+    assert effect.full and effect.stock_released == 3 and effect.value == Decimal("25.00")
+    assert OrderCancellation.objects.count() == 0  # a preview changes nothing
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(cancel_page(order), {**data, "confirm": "1"})
+    assert done.status_code == 302
+    order.refresh_from_db()
+    assert order.status == "Cancelled"
+    cancellation = order.cancellations.get()
+    assert (cancellation.user, cancellation.on_behalf_of) == (clerk, customer)
+    assert cancellation.channel == "dashboard" and cancellation.note == "Customer phoned"
+    assert cancellation.reason == "staff" and len(mailoutbox) == 1
+    history = client.get(detail(order)).content.decode()
+    assert "on behalf of customer@example.com" in history and "Customer phoned" in history
+
+
+def test_notify_customer_off_sends_no_email(client, clerk, order, mailoutbox,
+                                            django_capture_on_commit_callbacks):
+    client.force_login(clerk)
+    data = form_data(order, {line.pk: line.quantity for line in lines_of(order)},
+                     notify_customer=None, confirm="1")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(cancel_page(order), data).status_code == 302
+    assert order.cancellations.get().notify_customer is False
+    assert mailoutbox == []
+
+
+def test_a_paid_order_needs_force_and_the_preview_shows_the_refund(client, clerk, order):
+    factories.pay(order, debited="25.00")
+    before = factories.snapshot(order)
+    client.force_login(clerk)
+    everything = {line.pk: line.quantity for line in lines_of(order)}
+
+    refused = client.post(cancel_page(order), form_data(order, everything, confirm="1"))
+    assert refused.status_code == 400
+    assert "Payment has been taken: tick Force to cancel." in refused.content.decode()
+    assert factories.snapshot(order) == before
+
+    preview = client.post(cancel_page(order), form_data(order, everything, force="on", refund="on"))
+    assert preview.context["preview"].refund == Decimal("25.00")
+    assert "Refunded to the original payment method: £25.00" in preview.content.decode()
+
+    client.post(cancel_page(order), form_data(order, everything, force="on", refund="on", confirm="1"))
+    cancellation = order.cancellations.get()
+    assert cancellation.forced and cancellation.refund_amount == Decimal("25.00")
+    source = order.sources.get()
+    assert source.amount_refunded == Decimal("25.00")
+
+
+def test_an_authorised_payment_is_voided_as_the_preview_said(client, clerk, order):
+    factories.pay(order)  # authorised, nothing taken: no force needed
+    client.force_login(clerk)
+    everything = {line.pk: line.quantity for line in lines_of(order)}
+    preview = client.post(cancel_page(order), form_data(order, everything))
+    assert preview.context["preview"].void == order.total_incl_tax
+    client.post(cancel_page(order), form_data(order, everything, confirm="1"))
+    assert order.cancellations.get().void_amount == order.total_incl_tax
+
+
+# ---------------------------------------------------------------- cancel lines
+
+
+def test_the_line_action_opens_the_cancel_form_with_the_quantities(client, clerk, order):
+    first, second = lines_of(order)
+    client.force_login(clerk)
+    response = client.post(detail(order), {
+        "line_action": "cancel_lines", "selected_line": [first.pk],
+        f"selected_line_qty_{first.pk}": "1", f"selected_line_qty_{second.pk}": "1"})
+    assert response.status_code == 302
+    assert response.url == f"{cancel_page(order)}?quantity_{first.pk}=1"
+    form = client.get(response.url).context["form"]
+    assert form[f"quantity_{first.pk}"].value() == "1"
+    assert form[f"quantity_{second.pk}"].value() == 0
+
+
+def test_partial_cancels_keep_the_status_until_nothing_is_left(client, clerk, order):
+    first, second = lines_of(order)
+    client.force_login(clerk)
+    for quantities in ({first.pk: 1}, {first.pk: 1}, {second.pk: 1}):
+        client.post(cancel_page(order), form_data(order, quantities, confirm="1"))
+        order.refresh_from_db()
+        if quantities != {second.pk: 1}:
+            assert order.status == "Pending"
+    first.refresh_from_db()
+    assert first.status == "Cancelled"
+    assert order.status == "Cancelled"
+    assert order.cancellations.count() == 3
+
+
+def test_each_line_says_why_less_can_be_cancelled(client, clerk, customer):
+    order = factories.place_order(customer, [("10.00", 3), ("5.00", 2)])
+    first, second = lines_of(order)
+    factories.ship(order, first, 2)
+    cancel_order(order, user=clerk, lines={second.pk: 1})
+    client.force_login(clerk)
+
+    rows = {row["line"].pk: row for row in client.get(detail(order)).context["cancel_lines"]}
+    assert (rows[first.pk]["cancellable"], rows[first.pk]["why"]) == (1, "2 shipped")
+    assert (rows[second.pk]["cancellable"], rows[second.pk]["why"]) == (1, "1 already cancelled")
+
+    refused = client.post(cancel_page(order), form_data(order, {first.pk: 3}, confirm="1"))
+    text = refused.content.decode()
+    assert f"Line #{first.pk}" in text and "only 1 of 3 can be cancelled; 2 have shipped" in text
+    assert order.cancellations.count() == 1
+
+
+def test_malformed_quantities_change_nothing(client, clerk, order):
+    first, second = lines_of(order)
+    before = factories.snapshot(order)
+    client.force_login(clerk)
+    for bad in ("-1", "x", "99999999999999999999", "1.5", ""):
+        response = client.post(cancel_page(order), {**form_data(order, confirm="1"),
+                                                    f"quantity_{first.pk}": bad})
+        assert response.status_code == 400, bad
+    for bad in (["x"], ["1", "2"]):
+        response = client.post(detail(order), {"line_action": "cancel_lines", "selected_line": bad})
+        assert response.status_code == 302
+    response = client.post(detail(order), {"line_action": "cancel_lines", "selected_line": [first.pk]})
+    assert response.status_code == 302  # no quantity field: Oscar's own view would fail
+    assert factories.snapshot(order) == before
+
+
+# ------------------------------------------------------ Oscar's status change
+
+
+def test_a_refused_status_change_links_to_the_cancel_form(client, clerk, order):
+    factories.pay(order, debited="25.00")
+    clerk.user_permissions.add(Permission.objects.get(codename="change_order"))
+    client.force_login(clerk)
+    response = client.post(detail(order), {"order_action": "change_order_status",
+                                           "new_status": "Cancelled"}, follow=True)
+    text = response.content.decode()
+    assert "tick Force" in text and f'href="{cancel_page(order)}"' in text
+    order.refresh_from_db()
+    assert order.status == "Pending"
+
+
+def test_oscars_own_actions_still_work(client, clerk, order):
+    clerk.user_permissions.add(Permission.objects.get(codename="change_order"))
+    client.force_login(clerk)
+    first, __ = lines_of(order)
+    client.post(detail(order), {"order_action": "save_note", "message": "hello"})
+    assert order.notes.filter(message="hello").exists()
+    client.post(detail(order), {"line_action": "change_line_statuses", "selected_line": [first.pk],
+                                f"selected_line_qty_{first.pk}": "1", "new_status": "Being processed"})
+    first.refresh_from_db()
+    assert first.status == "Being processed"
+    client.post(detail(order), {"order_action": "change_order_status", "new_status": "Being processed"})
+    order.refresh_from_db()
+    assert order.status == "Being processed" and not order.cancellations.exists()
+    listing = client.get(reverse("dashboard:order-list"), {"status": "Being processed"})
+    assert listing.status_code == 200 and order in listing.context["orders"]
+    csv = client.post(reverse("dashboard:order-list"), {"action": "download_selected_orders",
+                                                        "selected_order": [order.pk]})
+    assert csv.status_code == 200 and str(order.number) in csv.content.decode()
+
+
+# ---------------------------------------------------------------- bulk cancel
+
+
+def test_bulk_cancel_lists_what_will_and_will_not_be_cancelled_then_reports(
+        client, clerk, customer):
+    free = factories.place_order(customer)
+    other = factories.place_order(customer)
+    paid = factories.place_order(customer)
+    factories.pay(paid, debited=paid.total_incl_tax)
+    paid_before = factories.snapshot(paid)
+    client.force_login(clerk)
+
+    start = client.post(reverse("dashboard:order-list"), {
+        "action": "cancel_selected_orders", "selected_order": [free.pk, other.pk, paid.pk]})
+    assert start.status_code == 302 and reverse("dashboard:order-bulk-cancel") in start.url
+    confirm = client.get(start.url)
+    assert {o.pk for o in confirm.context["will_cancel"]} == {free.pk, other.pk}
+    assert [(o.pk, why) for o, why in confirm.context["will_not_cancel"]] == [
+        (paid.pk, "Payment has been taken: tick Force to cancel.")]
+    assert Order.objects.filter(status="Cancelled").count() == 0
+
+    done = client.post(start.url, {"reason": "inventory", "note": "", "notify_customer": "on"})
+    assert done.status_code == 200
+    assert {o.pk for o in done.context["done"]} == {free.pk, other.pk}
+    assert [o.pk for o, __ in done.context["refused"]] == [paid.pk]
+    assert "tick Force" in done.content.decode()
+    for order in (free, other):
+        order.refresh_from_db()
+        assert order.status == "Cancelled"
+        assert order.cancellations.get().reason == "inventory"
+    assert factories.snapshot(paid) == paid_before
+
+
+# ---------------------------------------------------------------- permissions
+
+
+def test_staff_without_the_cancel_permission_see_no_controls_and_get_403(client, viewer, order):
+    before = factories.snapshot(order)
+    client.force_login(viewer)
+    page = client.get(detail(order)).content.decode()
+    assert 'id="ordercancel-cancel-order"' not in page and 'value="cancel_lines"' not in page
+    assert 'id="ordercancel-bulk-cancel"' not in client.get(reverse("dashboard:order-list")).content.decode()
+    assert client.get(cancel_page(order)).status_code == 403
+    assert client.post(cancel_page(order), form_data(order, confirm="1")).status_code == 403
+    response = client.post(detail(order), {"line_action": "cancel_lines", "selected_line": [
+        lines_of(order)[0].pk], f"selected_line_qty_{lines_of(order)[0].pk}": "1"})
+    assert response.status_code == 403
+    assert client.post(reverse("dashboard:order-list"), {
+        "action": "cancel_selected_orders", "selected_order": [order.pk]}, follow=True).status_code == 403
+    assert factories.snapshot(order) == before
+
+
+def test_a_partner_cancels_only_orders_whose_lines_are_all_its_own(client, customer):
+    own = factories.place_order(customer, [("10.00", 1)], partner="Acme")
+    foreign = factories.place_order(customer, [("10.00", 1)], partner="Globex")
+    partner_user = factories.create_user("acme@example.com",
+                                         perms=["partner.dashboard_access"])
+    Partner.objects.get(name="Acme").users.add(partner_user)
+    client.force_login(partner_user)
+
+    assert client.get(cancel_page(foreign)).status_code == 404  # Oscar hides other partners' orders
+    done = client.post(cancel_page(own), form_data(own, {own.lines.get().pk: 1}, confirm="1"))
+    assert done.status_code == 302
+    own.refresh_from_db()
+    assert own.status == "Cancelled"
+
+
+# ---------------------------------------------------------------- query counts
+
+
+def _count(view, request, **kwargs):
+    with CaptureQueriesContext(connection) as queries:
+        response = view(request, **kwargs)
+        response.render()
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_the_order_list_costs_at_most_two_queries_more_than_oscars(superuser, customer):
+    for __ in range(100):
+        factories.place_order(customer)
+    from oscar_ordercancel.dashboard.orders.views import OrderListView
+
+    def request():
+        req = RequestFactory().get(reverse("dashboard:order-list"))
+        req.user, req.session = superuser, {}
+        from django.contrib.messages.storage.fallback import FallbackStorage
+
+        req._messages = FallbackStorage(req)
+        return req
+
+    oscar = _count(oscar_views.OrderListView.as_view(), request())
+    ours = _count(OrderListView.as_view(), request())
+    assert ours <= oscar + 2, (ours, oscar)
+
+
+def test_the_order_page_costs_the_same_whatever_the_lines_and_cancellations(superuser, customer):
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from oscar_ordercancel.dashboard.orders.views import OrderDetailView
+
+    small = factories.place_order(customer, [("1.00", 1)])
+    cancel_order(small, user=superuser, lines={small.lines.get().pk: 1})
+    big = factories.place_order(customer, [("1.00", 3)] * 50)
+    for line in lines_of(big)[:10]:
+        cancel_order(big, user=superuser, lines={line.pk: 1})
+    assert big.cancellations.count() == 10
+
+    def page(order):
+        req = RequestFactory().get(detail(order))
+        req.user, req.session = superuser, {}
+        req._messages = FallbackStorage(req)
+        return _count(OrderDetailView.as_view(), req, number=order.number)
+
+    assert page(big) <= page(small) + 3
+
+
+def test_each_line_shows_its_own_cancel_facts(client, clerk, order):
+    client.force_login(clerk)
+    text = client.get(detail(order)).content.decode()
+    for line in lines_of(order):
+        assert re.search(rf'id="ordercancel-line-{line.pk}"', text)
