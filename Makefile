@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 EXTRAS := api,celery,test
 MANAGE := $(PYTHON) sandbox/manage.py
 PYTEST_ARGS ?=
+PORT ?= 8000
 DIST ?= dist
 # The sandbox database (sandbox/settings.py reads SANDBOX_DB).
 SANDBOX_DB ?= $(CURDIR)/sandbox/db.sqlite3
@@ -17,7 +18,7 @@ export SANDBOX_DB
 .PHONY: help venv sandbox sandbox-data test bench lint docs wheel clean
 
 help:
-	@echo "make sandbox       fresh demo shop with sample orders at http://127.0.0.1:8000/"
+	@echo "make sandbox       fresh demo shop with sample orders at http://127.0.0.1:8000/ (PORT=8100 for another port)"
 	@echo "make sandbox-data  the same database, without starting the server"
 	@echo "make test          ruff, migration check and the test suite, with and without the forks"
 	@echo "make bench         benchmarks (bench/run.py)"
@@ -41,16 +42,17 @@ $(STAMP): pyproject.toml | $(PYTHON)
 sandbox-data: venv
 	rm -f "$(SANDBOX_DB)"
 	$(MANAGE) migrate --noinput
-	$(MANAGE) load_demo_data
+	$(MANAGE) load_demo_data --port $(PORT)
 
 sandbox: sandbox-data
-	$(MANAGE) runserver 127.0.0.1:8000
+	$(MANAGE) runserver 127.0.0.1:$(PORT)
 
 # -- checks ----------------------------------------------------------------
 
 # Everything runs even after a failure, so one run shows every problem; the
 # target fails if any step failed. The suite runs with the package's forks
-# (ORDERCANCEL_FORKS=1) and against plain Oscar apps (ORDERCANCEL_FORKS=0).
+# (ORDERCANCEL_FORKS=1) and against plain Oscar apps (ORDERCANCEL_FORKS=0); the
+# tests of simultaneous requests run once more on a file-based SQLite database.
 test: venv
 	@status=0; \
 	echo "==> ruff check ."; \
@@ -62,6 +64,8 @@ test: venv
 		ORDERCANCEL_FORKS=$$forks $(PYTHON) -m pytest $(PYTEST_ARGS); rc=$$?; \
 		if [ $$rc -ne 0 ]; then echo "pytest failed (exit $$rc, ORDERCANCEL_FORKS=$$forks)"; status=1; fi; \
 	done; \
+	echo "==> pytest -m shared_db (ORDERCANCEL_DB=sqlite-file: simultaneous cancels on SQLite)"; \
+	ORDERCANCEL_DB=sqlite-file $(PYTHON) -m pytest -m shared_db $(PYTEST_ARGS) || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED"; else echo "make test: all passed"; fi; \
 	exit $$status
 

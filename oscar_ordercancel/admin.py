@@ -1,4 +1,4 @@
-"""Django admin registrations (read-mostly: cancellations are records, not editable data)."""
+"""Django admin: mappings and settings are editable; cancellations are a read-only audit trail."""
 
 from django.contrib import admin
 from oscar.core.loading import get_model
@@ -20,19 +20,32 @@ class CancellationSettingsAdmin(admin.ModelAdmin):
     list_display = ("site", "allow_customer_cancellation", "cancellable_statuses", "customer_window")
 
 
-class OrderCancellationLineInline(admin.TabularInline):
+class ReadOnlyAdminMixin:
+    """An audit trail: anyone may look, nobody may add, change or delete."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        """Records are written by the engine only."""
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        """Records are never edited."""
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        """Records are never deleted."""
+        return False
+
+
+class OrderCancellationLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderCancellationLine
     extra = 0
-    raw_id_fields = ("line",)
-    readonly_fields = ("line", "quantity", "stock_released")
-    can_delete = False
+    fields = readonly_fields = ("line", "quantity", "stock_released")
 
 
 @admin.register(OrderCancellation)
-class OrderCancellationAdmin(admin.ModelAdmin):
+class OrderCancellationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("order", "is_full", "state", "reason", "channel", "user", "date_created")
     list_filter = ("state", "channel", "reason", "is_full", "forced")
-    search_fields = ("order__number",)
-    raw_id_fields = ("order", "user", "on_behalf_of")
+    search_fields = ("order__number", "user__email", "on_behalf_of__email")
+    list_select_related = ("order", "user")
     inlines = [OrderCancellationLineInline]
-    readonly_fields = ("date_created", "date_completed")

@@ -141,3 +141,24 @@ def app_order_messages(installed_apps) -> list[checks.CheckMessage]:
 def check_app_order(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """The core app must come before Oscar's apps so that its template overrides win."""
     return app_order_messages(settings.INSTALLED_APPS)
+
+
+@checks.register("oscar_ordercancel")
+def check_status_change_interception(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Without the order fork, Oscar's own "change status to Cancelled" bypasses the package."""
+    from oscar.core.loading import get_class
+
+    from oscar_ordercancel.order.mixins import CancellationEventHandlerMixin
+
+    if issubclass(get_class("order.processing", "EventHandler"), CancellationEventHandlerMixin):
+        return []
+    cancelled = get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS")
+    return [checks.Warning(
+        f"Oscar's order status change to '{cancelled}' is not intercepted: a status change "
+        "(dashboard status form, EventHandler.handle_order_status_change) marks the order "
+        "cancelled without releasing stock, voiding payment, recording or telling anyone.",
+        hint="Use 'oscar_ordercancel.order.apps.OrderConfig' in place of Oscar's order app, or "
+             "add oscar_ordercancel.order.mixins.CancellationEventHandlerMixin to your forked "
+             "order.processing.EventHandler.",
+        id="ordercancel.W006",
+    )]

@@ -29,6 +29,10 @@ OSCAR_ORDERCANCEL_PROCESSORS = []
 OSCAR_ORDERCANCEL_PAYMENT_HANDLER = "oscar_ordercancel.engine.payment.DefaultPaymentHandler"
 OSCAR_ORDERCANCEL_NOTIFY_CUSTOMER = True
 OSCAR_ORDERCANCEL_RETRY = {"max_attempts": 8, "backoff": 10, "backoff_max": 3600}
+# Added by this package beyond the contract: how long (seconds) a cancellation waits
+# for another one's row locks on PostgreSQL before it answers "busy, try again";
+# None waits as long as the database does.
+OSCAR_ORDERCANCEL_LOCK_TIMEOUT = 10
 # Added by this package beyond the contract: which Oscar shipping event type
 # codes count as "in fulfilment"; None means any shipping event does.
 OSCAR_ORDERCANCEL_SHIPPED_EVENT_TYPES = None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from oscar.apps.order.exceptions import InvalidOrderStatus
+from oscar.apps.payment.exceptions import PaymentError as OscarPaymentError
+
 
 class CancellationError(Exception):
     """A cancellation that cannot happen: a machine ``code`` and a human ``message``."""
@@ -27,6 +30,23 @@ class CancellationVetoed(CancellationError):
     """Raised by an ``order_cancellation_requested`` receiver to refuse a cancellation."""
 
     default_code = "vetoed"
+
+
+class CancellationBusy(CancellationError):
+    """The order was locked by another cancellation for longer than the lock timeout."""
+
+    default_code = "busy"
+
+
+class StatusChangeRefused(CancellationError, InvalidOrderStatus, OscarPaymentError):
+    """A status change to the cancelled status that the cancellation policy refused.
+
+    It is also Oscar's ``InvalidOrderStatus`` and ``PaymentError``: Oscar's own
+    dashboard views catch one or the other around a status change, so they report
+    the refusal instead of failing, even where the dashboard fork is not installed.
+    """
+
+    default_code = "not_cancellable_status"
 
 
 class PaymentError(CancellationError):

@@ -14,6 +14,10 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 #: The forks are listed in place of Oscar's own apps (set ORDERCANCEL_FORKS=0 for plain Oscar).
 USE_FORKS = os.environ.get("ORDERCANCEL_FORKS", "1") == "1"
 ORDER_APP = "oscar_ordercancel.order.apps.OrderConfig" if USE_FORKS else "oscar.apps.order.apps.OrderConfig"
+ORDERS_DASHBOARD_APP = (
+    "oscar_ordercancel.dashboard.orders.apps.OrdersDashboardConfig" if USE_FORKS
+    else "oscar.apps.dashboard.orders.apps.OrdersDashboardConfig"
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -45,7 +49,7 @@ INSTALLED_APPS = [
     "oscar.apps.dashboard.apps.DashboardConfig",
     "oscar.apps.dashboard.reports.apps.ReportsDashboardConfig",
     "oscar.apps.dashboard.users.apps.UsersDashboardConfig",
-    "oscar.apps.dashboard.orders.apps.OrdersDashboardConfig",
+    ORDERS_DASHBOARD_APP,
     "oscar.apps.dashboard.catalogue.apps.CatalogueDashboardConfig",
     "oscar.apps.dashboard.offers.apps.OffersDashboardConfig",
     "oscar.apps.dashboard.partners.apps.PartnersDashboardConfig",
@@ -115,6 +119,11 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("SANDBOX_DB", str(BASE_DIR / "db.sqlite3")),
         "ATOMIC_REQUESTS": True,
+        # A write transaction takes SQLite's lock when it begins (Django 5.1+), so two
+        # simultaneous cancels queue up instead of failing with "database is locked";
+        # one that still waits longer than the timeout (seconds) is told to try again.
+        "OPTIONS": {"transaction_mode": "IMMEDIATE",
+                    "timeout": float(os.environ.get("SANDBOX_SQLITE_TIMEOUT", "20"))},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"

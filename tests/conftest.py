@@ -35,6 +35,7 @@ def _chromium_available() -> bool:
 _skipped_for_services: list[str] = []
 
 
+@pytest.hookimpl(trylast=True)  # after -m / -k deselection: only what will run counts
 def pytest_collection_modifyitems(config, items):
     """Skip service-bound tests loudly when the service is missing; fail in strict mode."""
     if os.environ.get("ORDERCANCEL_WHEEL_TEST") == "1":
@@ -42,8 +43,12 @@ def pytest_collection_modifyitems(config, items):
 
         assert "site-packages" in oscar_ordercancel.__file__, oscar_ordercancel.__file__
     missing = {}
-    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    database = settings.DATABASES["default"]
+    if not database["ENGINE"].endswith("postgresql"):
         missing["postgres"] = "PostgreSQL not reachable at 127.0.0.1:5432"
+        if database["NAME"] == ":memory:":
+            missing["shared_db"] = ("an in-memory SQLite database cannot be shared between threads "
+                                    "(ORDERCANCEL_DB=sqlite-file runs these tests)")
     if not _redis_available():
         missing["celery"] = f"Redis is not reachable at {REDIS_URL}"
     if not _chromium_available():

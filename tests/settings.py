@@ -5,6 +5,7 @@
 """
 
 import os
+import tempfile
 
 from sandbox.settings import *  # noqa: F401,F403
 
@@ -26,8 +27,11 @@ def _postgres_reachable() -> bool:
 
 
 STRICT = os.environ.get("ORDERCANCEL_STRICT") == "1"
-USE_POSTGRES = os.environ.get("ORDERCANCEL_DB", "auto") != "sqlite" and _postgres_reachable()
-if STRICT and not USE_POSTGRES:
+#: ``auto`` (PostgreSQL when reachable, else in-memory SQLite), ``sqlite`` (in memory) or
+#: ``sqlite-file`` (a file, as the sandbox uses: threads share it, so concurrency tests run).
+DB_MODE = os.environ.get("ORDERCANCEL_DB", "auto")
+USE_POSTGRES = DB_MODE == "auto" and _postgres_reachable()
+if STRICT and DB_MODE == "auto" and not USE_POSTGRES:
     raise RuntimeError("ORDERCANCEL_STRICT=1 but PostgreSQL at 127.0.0.1:5432 is not reachable.")
 
 if USE_POSTGRES:
@@ -40,6 +44,17 @@ if USE_POSTGRES:
             "NAME": os.environ.get("PGDATABASE", "test"),
             # one database per test process, so parallel runs never collide
             "TEST": {"NAME": f"test_ordercancel_{'forks' if USE_FORKS else 'plain'}_{os.getpid()}"},  # noqa: F405
+        }
+    }
+elif DB_MODE == "sqlite-file":
+    _path = os.path.join(tempfile.gettempdir(), f"ordercancel-test-{os.getpid()}.sqlite3")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _path,
+            "TEST": {"NAME": _path},
+            # as the sandbox: lock at BEGIN; a short wait keeps the busy test quick
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 3},
         }
     }
 else:

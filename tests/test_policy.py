@@ -166,7 +166,7 @@ def test_a_too_large_quantity_says_how_much_is_left(order, customer):
     decision = can_cancel(order, customer, lines={line: 5}, channel="customer")
     assert decision.code == "quantity_not_cancellable"
     assert decision.params == {"line": line.pk, "available": 2}
-    assert "Only 2 of" in decision.message
+    assert "only 2 of" in decision.message
 
 
 def test_on_behalf_of_must_be_the_orders_customer(order, staff, other_customer, customer):

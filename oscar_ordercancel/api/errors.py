@@ -27,6 +27,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "line_not_in_order": status.HTTP_400_BAD_REQUEST,
     "invalid_quantity": status.HTTP_400_BAD_REQUEST,
     "quantity_not_cancellable": status.HTTP_400_BAD_REQUEST,
+    "invalid_on_behalf_of": status.HTTP_400_BAD_REQUEST,
     # This actor may not do this.
     "not_owner": status.HTTP_403_FORBIDDEN,
     "not_permitted": status.HTTP_403_FORBIDDEN,
@@ -35,7 +36,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_found": status.HTTP_404_NOT_FOUND,
     # The order, as it is now, cannot be cancelled.
     "not_cancellable_status": status.HTTP_409_CONFLICT,
-    "status_mapping_disallows": status.HTTP_409_CONFLICT,
     "already_cancelled": status.HTTP_409_CONFLICT,
     "cancellation_pending": status.HTTP_409_CONFLICT,
     "window_passed": status.HTTP_409_CONFLICT,
@@ -45,6 +45,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "status_transition_invalid": status.HTTP_409_CONFLICT,
     "not_requested": status.HTTP_409_CONFLICT,
     "vetoed": status.HTTP_409_CONFLICT,
+    # Another cancellation held the order's locks too long; nothing changed, retry.
+    "busy": status.HTTP_409_CONFLICT,
     # The payment gateway failed; nothing was changed, the client may retry later.
     "payment_failed": status.HTTP_502_BAD_GATEWAY,
 }

@@ -19,6 +19,7 @@ from rest_framework import serializers
 from oscar_ordercancel import policy
 from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.conf import reason_choices
+from oscar_ordercancel.exceptions import CancellationError
 
 OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
 OrderCancellationLine = get_model("oscar_ordercancel", "OrderCancellationLine")
@@ -51,11 +52,20 @@ def latest_cancellations(orders: Iterable) -> dict[int, object]:
 # --------------------------------------------------------------------------- input
 
 
+#: The largest id or quantity a request may name (a 32-bit signed integer, as
+#: Django's ``AutoField``): anything larger is refused as input, never sent to the database.
+MAX_INTEGER = 2**31 - 1
+
+
 class CancelLineSerializer(serializers.Serializer):
     """One ``{"line": <line id>, "quantity": n}`` item of a partial cancellation."""
 
-    line = serializers.IntegerField(label=_("Order line"), help_text=_("The id of the order line."))
-    quantity = serializers.IntegerField(label=_("Quantity"), help_text=_("How many to cancel."))
+    line = serializers.IntegerField(label=_("Order line"), min_value=1, max_value=MAX_INTEGER,
+                                    help_text=_("The id of the order line."))
+    # At least 1, checked item by item in CancelRequestSerializer.validate so that
+    # the answer keeps the policy's code, invalid_quantity.
+    quantity = serializers.IntegerField(label=_("Quantity"), max_value=MAX_INTEGER,
+                                        help_text=_("How many to cancel, at least 1."))
 
 
 class CancelRequestSerializer(serializers.Serializer):
@@ -72,10 +82,26 @@ class CancelRequestSerializer(serializers.Serializer):
         label=_("Comment"), required=False, allow_blank=True, default="",
         help_text=_("A comment for the shop, at most 1,000 characters."),
     )
-    lines = CancelLineSerializer(
-        label=_("Lines"), many=True, required=False, allow_null=True, allow_empty=False,
-        help_text=_("Lines and quantities to cancel; leave out to cancel the whole order."),
+    # A ListField (not ``many=True``): its items may not be null, and a form field
+    # ``lines=1`` is a list of one invalid item, never "lines left out".
+    lines = serializers.ListField(
+        child=CancelLineSerializer(), label=_("Lines"), required=False, allow_empty=False,
+        help_text=_("A JSON list of {line, quantity} to cancel; leave it out to cancel "
+                    "the whole order."),
     )
+
+    def validate(self, attrs: dict) -> dict:
+        """Refuse a body that names ``lines`` in a form that could not be read as a list."""
+        data = self.initial_data
+        named = any(str(key).startswith("lines") for key in data)
+        if named and "lines" not in attrs:
+            raise serializers.ValidationError({"lines": [_(
+                "Lines must be a list of {line, quantity} items (send JSON); leave lines "
+                "out to cancel the whole order.")]})
+        for index, item in enumerate(attrs.get("lines") or ()):
+            if item["quantity"] < 1:  # before repeated lines are added up
+                raise CancellationError("invalid_quantity", params={"item": index})
+        return attrs
 
     def get_reason(self) -> str:
         """The reason sent, else the default reason when the shop offers it, else none."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.db import transaction
 from django.db.models import QuerySet
 from oscar.core.loading import get_model
 from rest_framework import generics, status
@@ -43,6 +44,12 @@ class OrderCancelView(CancellationAPIMixin, generics.GenericAPIView):
     serializer_class = CancelRequestSerializer
     response_serializer_class = CancellationSerializer
     channel = Channel.API
+
+    @classmethod
+    def as_view(cls, **initkwargs) -> Callable:
+        """The view, outside ``ATOMIC_REQUESTS``: the engine runs its own transaction,
+        so a lock it cannot get in time answers ``409 busy``, not a server error."""
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
 
     def get_queryset(self) -> QuerySet:
         """Only the user's own orders: anyone else's order is a 404."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -18,8 +19,17 @@ from oscar.core.loading import get_class, get_model
 from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.customer.forms import CustomerCancelForm
 from oscar_ordercancel.exceptions import CancellationError
-from oscar_ordercancel.policy import can_cancel
+from oscar_ordercancel.policy import evaluate, load_context
 from oscar_ordercancel.services import cancel_order
+
+
+def cancellation_summary(facts, decision) -> list[dict]:
+    """Per line: ordered, already cancelled, and what this cancellation would cancel now."""
+    return [
+        {"line": line, "ordered": line.quantity, "cancelled": facts.cancelled.get(line.pk, 0),
+         "now": decision.quantities.get(line.pk, 0)}
+        for line in facts.lines
+    ]
 
 
 class BaseCancelView(TemplateView):
@@ -28,6 +38,15 @@ class BaseCancelView(TemplateView):
     template_name = "oscar_ordercancel/customer/cancel_confirm.html"
     channel = Channel.CUSTOMER
     form_class = CustomerCancelForm
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        """The view, outside ``ATOMIC_REQUESTS``: the engine runs its own transaction.
+
+        So a lock it cannot get in time is a "busy, try again" message, not a
+        server error (applied here, not on ``dispatch``, so mixins cannot lose it).
+        """
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
 
     def get_order(self):
         """The order this customer may see (404 otherwise)."""
@@ -58,9 +77,12 @@ class BaseCancelView(TemplateView):
         """The order summary, the policy's decision and the form."""
         ctx = super().get_context_data(**kwargs)
         ctx.setdefault("form", self.form_class())
+        facts = load_context(self.order)
+        decision = evaluate(facts, self.get_actor(), channel=self.channel)
         ctx.update(
             order=self.order,
-            decision=can_cancel(self.order, self.get_actor(), channel=self.channel),
+            decision=decision,
+            summary=cancellation_summary(facts, decision),
             order_url=self.order_url(),
             next=self.request.POST.get("next") or self.request.GET.get("next", ""),
             page_title=_("Cancel order %(number)s") % {"number": self.order.number},

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_class, get_model
@@ -19,6 +18,7 @@ from oscar_ordercancel.abstract_models import CUSTOMER_CHANNELS, Channel
 from oscar_ordercancel.conf import customer_reason_choices, get_setting, reason_choices, reason_label
 from oscar_ordercancel.engine.payment import get_payment_handler
 from oscar_ordercancel.engine.stock import release_allocations
+from oscar_ordercancel.engine.transactions import cancellation_transaction
 from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.policy import actor_role, evaluate, load_context, message_for
 
@@ -51,10 +51,14 @@ def _set_order_status(order, lines, handler, new_status: str, note: str) -> None
     """Move the order through Oscar's pipeline with the (possibly forked) EventHandler."""
     # set_status() cascades over order.lines.all(): serve it the locked lines.
     order._prefetched_objects_cache = {"lines": lines}
+    # The forked EventHandler sends status changes to the cancelled status through
+    # the engine; this one *is* the engine's, so it must pass straight through.
+    order._ordercancel_applying = True
     try:
         handler.handle_order_status_change(order, new_status, note_msg=note)
     finally:
         order._prefetched_objects_cache = {}
+        order._ordercancel_applying = False
 
 
 def _move_to(order, lines, handler, status: str | None, note: str) -> None:
@@ -133,7 +137,7 @@ def cancel_order(
         raise CancellationError("comment_too_long", message_for("comment_too_long"))
     requested = get_setting("OSCAR_ORDERCANCEL_MODE") == "request"
 
-    with transaction.atomic():
+    with cancellation_transaction():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         ctx = load_context(locked, lock=True)
         decision = evaluate(ctx, user, lines=lines, force=force, channel=channel)
@@ -160,6 +164,7 @@ def cancel_order(
             reason=reason, comment=comment, note=note, user=_acting_user(user),
             on_behalf_of=on_behalf_of, channel=channel, forced=bool(force),
             refund_requested=bool(refund), previous_status=locked.status,
+            notify_customer=notify_customer,
             date_completed=None if requested else now,
         )
         records = [
@@ -233,7 +238,7 @@ def _lock_requested(cancellation):
 def confirm_cancellation(cancellation, *, user=None, note: str = ""):
     """Apply a requested cancellation (request mode), e.g. when the ERP confirms it."""
     Order, OrderCancellation, OrderCancellationLine = _models()
-    with transaction.atomic():
+    with cancellation_transaction():
         order, cancellation = _lock_requested(cancellation)
         ctx = load_context(order, lock=True)
         records = list(cancellation.lines.all())
@@ -252,14 +257,14 @@ def confirm_cancellation(cancellation, *, user=None, note: str = ""):
         OrderCancellationLine.objects.bulk_update(records, ["stock_released"])
         signals.order_cancelled.send(
             sender=Order, order=order, cancellation=cancellation, user=user,
-            notify_customer=None, role=actor_role(user, Channel.SYSTEM))
+            notify_customer=cancellation.notify_customer, role=actor_role(user, Channel.SYSTEM))
     return cancellation
 
 
 def reject_cancellation(cancellation, *, reason: str, user=None):
     """Decline a requested cancellation: the order returns to the status it had."""
     Order, OrderCancellation, __ = _models()
-    with transaction.atomic():
+    with cancellation_transaction():
         order, cancellation = _lock_requested(cancellation)
         _require_transition(order, cancellation.previous_status)
         cancellation.state = OrderCancellation.State.REJECTED

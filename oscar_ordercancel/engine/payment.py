@@ -30,6 +30,24 @@ class PaymentOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class PaymentPlan:
+    """What a cancellation would void and refund: ``(source, amount)`` pairs."""
+
+    voids: list = field(default_factory=list)
+    refunds: list = field(default_factory=list)
+
+    @property
+    def voided(self) -> Decimal:
+        """The total to void."""
+        return sum((amount for __, amount in self.voids), ZERO)
+
+    @property
+    def refunded(self) -> Decimal:
+        """The total to refund."""
+        return sum((amount for __, amount in self.refunds), ZERO)
+
+
 def get_payment_handler() -> DefaultPaymentHandler:
     """Instantiate the configured payment handler."""
     return import_string(get_setting("OSCAR_ORDERCANCEL_PAYMENT_HANDLER"))()
@@ -69,24 +87,35 @@ class DefaultPaymentHandler:
         """Money authorised but not yet taken."""
         return sum((max(s.amount_allocated - s.amount_debited, ZERO) for s in sources), ZERO)
 
-    def apply(self, order, sources, lines_by_id, quantities, *, full: bool, refund: bool,
-              cancellation) -> PaymentOutcome:
-        """Void (and with ``refund``, refund) the value of the cancelled quantities."""
-        outcome = PaymentOutcome()
+    def plan(self, order, sources, lines_by_id, quantities, *, full: bool,
+             refund: bool) -> PaymentPlan:
+        """What ``apply`` would void and refund, per source, without changing anything."""
+        plan = PaymentPlan()
         value = cancelled_value(lines_by_id, quantities)
         to_void = self.amount_voidable(order, sources) if full else value
         to_refund = (self.amount_debited(order, sources) if full else value) if refund else ZERO
         for source in sources:
             void = min(to_void, max(source.amount_allocated - source.amount_debited, ZERO))
             if void > 0:
-                self.void_source(source, void, cancellation)
+                plan.voids.append((source, void))
                 to_void -= void
-                outcome.voided += void
             back = min(to_refund, source.amount_debited - source.amount_refunded)
             if back > 0:
-                self.refund_source(source, back, cancellation)
+                plan.refunds.append((source, back))
                 to_refund -= back
-                outcome.refunded += back
+        return plan
+
+    def apply(self, order, sources, lines_by_id, quantities, *, full: bool, refund: bool,
+              cancellation) -> PaymentOutcome:
+        """Void (and with ``refund``, refund) the value of the cancelled quantities."""
+        plan = self.plan(order, sources, lines_by_id, quantities, full=full, refund=refund)
+        outcome = PaymentOutcome()
+        for source, amount in plan.voids:
+            self.void_source(source, amount, cancellation)
+            outcome.voided += amount
+        for source, amount in plan.refunds:
+            self.refund_source(source, amount, cancellation)
+            outcome.refunded += amount
         line_quantities = [(lines_by_id[pk], qty) for pk, qty in quantities.items()]
         if outcome.voided:
             self.record_event(order, self.void_event_type, outcome.voided, line_quantities,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.utils import timezone
 from oscar.core.loading import get_model
 
 
@@ -46,4 +47,25 @@ def release_allocations(lines_by_id: dict, quantities: dict[int, int]) -> dict[i
         for record in records:
             record.num_allocated = max((record.num_allocated or 0) - per_record[record.pk], 0)
         StockRecord.objects.bulk_update(records, ["num_allocated"])
+        sync_stock_alerts(records)
     return released
+
+
+def sync_stock_alerts(records: list) -> None:
+    """Open or close low-stock alerts of ``records`` as Oscar's ``post_save`` receiver would.
+
+    The records were updated in bulk, so that receiver did not run; this does its
+    work for all of them in one query (plus one write when an alert changes).
+    """
+    StockAlert = get_model("partner", "StockAlert")
+    open_alerts = {alert.stockrecord_id: alert for alert in
+                   StockAlert.objects.filter(stockrecord__in=records, status=StockAlert.OPEN)}
+    to_open = [StockAlert(stockrecord=record, threshold=record.low_stock_threshold)
+               for record in records if record.is_below_threshold and record.pk not in open_alerts]
+    to_close = [open_alerts[record.pk].pk for record in records
+                if not record.is_below_threshold and record.pk in open_alerts]
+    if to_open:
+        StockAlert.objects.bulk_create(to_open)
+    if to_close:
+        StockAlert.objects.filter(pk__in=to_close).update(status=StockAlert.CLOSED,
+                                                          date_closed=timezone.now())

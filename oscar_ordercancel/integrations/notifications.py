@@ -45,14 +45,15 @@ def send_cancellation_email(cancellation_id: int, event_code: str = ORDER_CANCEL
     from oscar_ordercancel.models import OrderCancellation
 
     cancellation = (
-        OrderCancellation.objects.select_related("order", "order__user")
+        OrderCancellation.objects.select_related("order", "order__user", "order__site")
         .prefetch_related("lines__line")
         .get(pk=cancellation_id)
     )
     order = cancellation.order
     # Oscar records the order's CommunicationEvent only if the type exists (a
     # migration creates it, but staff may have deleted it): keep the audit trail.
-    get_model("communication", "CommunicationEventType").objects.get_or_create(
+    CommunicationEventType = get_model("communication", "CommunicationEventType")
+    CommunicationEventType.objects.get_or_create(
         code=event_code, defaults={"name": EVENT_TYPE_NAMES.get(event_code, event_code)})
     OrderDispatcher = get_class("order.utils", "OrderDispatcher")
     dispatcher = OrderDispatcher(logger=logger)
@@ -63,7 +64,12 @@ def send_cancellation_email(cancellation_id: int, event_code: str = ORDER_CANCEL
         "user": order.user,
         "status_path": status_path(order),
     }
-    messages = dispatcher.dispatcher.get_messages(event_code, context)
+    # Oscar's Dispatcher.get_messages() puts the *current* site in the context; a
+    # shop with several sites must link each customer to the site they ordered on.
+    context = dispatcher.dispatcher.get_base_context(**context)
+    if order.site_id:
+        context["site"] = order.site
+    messages = CommunicationEventType.objects.get_and_render(event_code, context)
     dispatcher.dispatch_order_messages(order, messages, event_code)
 
 
@@ -111,4 +117,4 @@ def on_cancellation_pending(sender, order, cancellation, notify_customer=None, *
 
 def on_cancellation_rejected(sender, order, cancellation, **kwargs) -> None:
     """``order_cancellation_rejected`` receiver: "your request was declined", after commit."""
-    _notify(order, cancellation, None, ORDER_CANCELLATION_REJECTED)
+    _notify(order, cancellation, cancellation.notify_customer, ORDER_CANCELLATION_REJECTED)

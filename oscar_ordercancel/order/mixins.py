@@ -34,10 +34,39 @@ class CancellableOrderMixin:
 
 
 class CancellationEventHandlerMixin:
-    """Adds ``handle_order_cancellation`` to Oscar's ``EventHandler``."""
+    """Adds ``handle_order_cancellation`` to Oscar's ``EventHandler``, and makes a status
+    change to the cancelled status a real cancellation (stock, payment, record, e-mail).
+    """
+
+    #: The channel recorded when a status change becomes a cancellation; the forked
+    #: orders dashboard sets ``"dashboard"`` on the handlers it makes.
+    ordercancel_channel: str = "code"
 
     def handle_order_cancellation(self, order, lines: Mapping | None = None, **kwargs):
         """Cancel ``order`` (or ``lines``) as this handler's user; returns the record."""
         from oscar_ordercancel.services import cancel_order
 
+        kwargs.setdefault("channel", self.ordercancel_channel)
         return cancel_order(order, user=self.user, lines=lines, **kwargs)
+
+    def handle_order_status_change(self, order, new_status, note_msg=None):
+        """Oscar's status change; to the cancelled status it goes through ``cancel_order``.
+
+        A refusal raises ``StatusChangeRefused`` (an Oscar ``InvalidOrderStatus``)
+        with the policy's words, and nothing changes.
+        """
+        from oscar_ordercancel.conf import get_setting
+        from oscar_ordercancel.exceptions import CancellationError, StatusChangeRefused
+        from oscar_ordercancel.policy import message_for
+        from oscar_ordercancel.services import cancel_order
+
+        cancelled = get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS")
+        if (new_status != cancelled or order.status == cancelled
+                or getattr(order, "_ordercancel_applying", False)):
+            return super().handle_order_status_change(order, new_status, note_msg=note_msg)
+        try:
+            cancel_order(order, user=self.user, note=note_msg or "", channel=self.ordercancel_channel)
+        except CancellationError as exc:
+            raise StatusChangeRefused(
+                exc.code, message_for("use_cancel_form", message=exc.message), exc.params) from exc
+        order.refresh_from_db()

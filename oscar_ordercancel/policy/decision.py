@@ -9,10 +9,12 @@ from django.utils.translation import gettext_lazy as _
 #: Every refusal code the policy and engine use, with its default message.
 MESSAGES = {
     "not_cancellable_status": _("This order is already being prepared and can no longer be cancelled."),
+    "status_shipped": _("This order has already shipped and can no longer be cancelled."),
+    "status_complete": _("This order is complete and can no longer be cancelled."),
     "already_cancelled": _("This order has already been cancelled."),
     "cancellation_pending": _("A cancellation of this order is already waiting for confirmation."),
     "window_passed": _("Orders can be cancelled within %(window)s of purchase."),
-    "paid_needs_force": _("This order has been paid; cancelling it needs a forced cancellation."),
+    "paid_needs_force": _("Payment has been taken: tick Force to cancel."),
     "force_not_allowed": _("Only shop staff can force a cancellation."),
     "customer_cancellation_disabled": _("Orders cannot be cancelled online; please contact us."),
     "not_owner": _("This order does not belong to you."),
@@ -31,6 +33,10 @@ MESSAGES = {
     "payment_failed": _("The payment could not be voided or refunded, so nothing was changed. "
                         "Please try again later."),
     "status_transition_invalid": _("The order status pipeline does not allow this cancellation."),
+    "busy": _("This order is being changed by someone else right now; nothing was changed. "
+              "Please try again in a moment."),
+    "use_cancel_form": _("This order cannot be cancelled by a status change: %(message)s "
+                         "Use the cancel form instead."),
 }
 
 

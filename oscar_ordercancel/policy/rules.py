@@ -12,7 +12,7 @@ from oscar.core.loading import get_model
 from oscar_ordercancel.abstract_models import CUSTOMER_CHANNELS, Channel
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.policy.context import CancellationContext
-from oscar_ordercancel.policy.decision import Decision
+from oscar_ordercancel.policy.decision import Decision, message_for
 
 STAFF_PERMISSIONS = ("oscar_ordercancel.cancel_order", "order.change_order")
 PARTNER_PERMISSION = "partner.dashboard_access"
@@ -63,11 +63,32 @@ def _check_status(ctx: CancellationContext) -> Decision | None:
         return Decision.deny("already_cancelled")
     if ctx.pending_request or status == get_setting("OSCAR_ORDERCANCEL_REQUESTED_STATUS"):
         return Decision.deny("cancellation_pending")
-    if status not in ctx.settings.cancellable_statuses:
-        return Decision.deny("not_cancellable_status")
-    if ctx.status_blocked:
-        return Decision.deny("not_cancellable_status")
+    if status not in ctx.settings.cancellable_statuses or ctx.status_blocked:
+        stage = order_stage(ctx)
+        return Decision.deny("not_cancellable_status", message_for(STAGE_MESSAGES[stage]),
+                             details={"stage": stage})
     return None
+
+
+#: The words of a status refusal, by how far the order has gone.
+STAGE_MESSAGES = {"shipped": "status_shipped", "complete": "status_complete",
+                  "processing": "not_cancellable_status"}
+
+
+def order_stage(ctx: CancellationContext) -> str:
+    """How far an order that may not be cancelled has gone: shipped, complete or processing.
+
+    Told from facts rather than status names: a status the pipeline leads nowhere
+    from means complete; every item covered by shipping events (or cancelled) means
+    shipped; anything else is still being prepared.
+    """
+    pipeline = getattr(ctx.order, "pipeline", None) or {}
+    if ctx.order.status in pipeline and not pipeline[ctx.order.status]:
+        return "complete"
+    lines = ctx.lines
+    if lines and all(ctx.remaining_quantity(line) == 0 for line in lines) and any(ctx.shipped.values()):
+        return "shipped"
+    return "processing"
 
 
 def _check_customer_rules(ctx: CancellationContext, force: bool) -> Decision | None:
@@ -140,9 +161,10 @@ def _check_quantities(ctx: CancellationContext, lines: Mapping | None) -> Decisi
             if qty > available:
                 return Decision.deny(
                     "quantity_not_cancellable",
-                    _("Only %(available)d of “%(title)s” can be cancelled; "
-                      "the rest has shipped, is being processed or is already cancelled.")
-                    % {"available": available, "title": line.title},
+                    _("Line #%(line)d “%(title)s”: only %(available)d of %(quantity)d can be "
+                      "cancelled; %(why)s.")
+                    % {"line": pk, "title": line.title, "available": available,
+                       "quantity": line.quantity, "why": _why_not_cancellable(ctx, line)},
                     details={"line": pk, "available": available},
                 )
     if not wanted:
@@ -151,6 +173,22 @@ def _check_quantities(ctx: CancellationContext, lines: Mapping | None) -> Decisi
         ctx.remaining_quantity(line) == wanted.get(line.pk, 0) for line in ctx.lines
     )
     return Decision.allow(wanted, full)
+
+
+def _why_not_cancellable(ctx: CancellationContext, line) -> str:
+    """Why part of a line cannot be cancelled: "2 have shipped", "1 is already cancelled"…"""
+    reasons = []
+    shipped, cancelled = ctx.shipped.get(line.pk, 0), ctx.cancelled.get(line.pk, 0)
+    if shipped:
+        reasons.append(ngettext("%(count)d has shipped", "%(count)d have shipped", shipped)
+                       % {"count": shipped})
+    if cancelled:
+        reasons.append(ngettext("%(count)d is already cancelled", "%(count)d are already cancelled",
+                                cancelled) % {"count": cancelled})
+    if ctx.remaining_quantity(line) and line.status not in get_setting(
+            "OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES"):
+        reasons.append(_("the line is being processed (%(status)s)") % {"status": line.status})
+    return ", ".join(reasons) or _("nothing more is left")
 
 
 def evaluate(

@@ -9,6 +9,7 @@ when the admin user exists it only prints the logins.
 
 from __future__ import annotations
 
+import os
 import warnings
 from datetime import timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from django.contrib.sites.models import Site
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_class, get_model
@@ -101,10 +103,17 @@ def product_catalogue() -> list[tuple[str, str, str, int]]:
 class Command(BaseCommand):
     help = "Load a demo shop (products, users, orders in every status) into the sandbox database."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--port", type=int, default=int(os.environ.get("SANDBOX_PORT", "8000")),
+            help="Port the sandbox is served on: the site's domain, so e-mail links work.")
+
     def handle(self, *args, **options):
         User = get_user_model()
+        self.base = f"http://127.0.0.1:{options['port']}"
         if User.objects.filter(email__iexact=ADMIN[0]).exists():
             self.stdout.write("Demo data is already loaded; nothing to do.")
+            self.setup_site_domain()
             self.print_logins()
             return
         with (
@@ -125,11 +134,15 @@ class Command(BaseCommand):
 
     # -- shop --------------------------------------------------------------
 
-    def setup_site(self) -> None:
+    def setup_site_domain(self) -> None:
         Site.objects.update_or_create(
             pk=settings.SITE_ID,
-            defaults={"domain": "127.0.0.1:8000", "name": settings.OSCAR_SHOP_NAME},
+            defaults={"domain": self.base.split("://", 1)[1], "name": settings.OSCAR_SHOP_NAME},
         )
+        Site.objects.clear_cache()
+
+    def setup_site(self) -> None:
+        self.setup_site_domain()
         self.country, __ = Country.objects.get_or_create(
             iso_3166_1_a2="GB",
             defaults={
@@ -364,12 +377,16 @@ class Command(BaseCommand):
             seen.add(order.status)
             who = order.user.email if order.user_id else order.guest_email
             self.stdout.write(f"  {order.number}  {order.status:<24} {who:<22} {text}")
+            if not order.user_id:
+                path = reverse("customer:anon-order", kwargs={
+                    "order_number": order.number, "hash": order.verification_hash()})
+                self.stdout.write(f"      guest order page (enter {order.guest_email}): {self.base}{path}")
         missing = [s for s in settings.OSCAR_ORDER_STATUS_PIPELINE if s not in seen]
         if missing:
             self.stderr.write(f"Warning: no demo order in status {', '.join(missing)}")
 
     def print_logins(self) -> None:
-        base = "http://127.0.0.1:8000"
+        base = self.base
         self.stdout.write(self.style.SUCCESS("Sandbox logins:"))
         rows = [
             ("staff", STAFF, f"{base}/dashboard/orders/"),
