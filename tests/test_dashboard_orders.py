@@ -62,6 +62,15 @@ def form_data(order, quantities=None, **fields):
     return {k: v for k, v in data.items() if v is not None}
 
 
+def confirm(client, order, data):
+    """Preview, then confirm what the preview showed (as the page's two buttons do)."""
+    preview = client.post(cancel_page(order), data)
+    if preview.status_code != 200 or "previewed" not in (preview.context or {}):
+        return preview
+    return client.post(cancel_page(order), {**data, "confirm": "1",
+                                            "previewed": preview.context["previewed"]})
+
+
 # ---------------------------------------------------------------- cancel order
 
 
@@ -90,7 +99,8 @@ def test_the_cancel_form_previews_then_cancels_on_behalf_of_the_customer(
     assert OrderCancellation.objects.count() == 0  # a preview changes nothing
 
     with django_capture_on_commit_callbacks(execute=True):
-        done = client.post(cancel_page(order), {**data, "confirm": "1"})
+        done = client.post(cancel_page(order), {**data, "confirm": "1",
+                                                "previewed": preview.context["previewed"]})
     assert done.status_code == 302
     order.refresh_from_db()
     assert order.status == "Cancelled"
@@ -106,11 +116,26 @@ def test_notify_customer_off_sends_no_email(client, clerk, order, mailoutbox,
                                             django_capture_on_commit_callbacks):
     client.force_login(clerk)
     data = form_data(order, {line.pk: line.quantity for line in lines_of(order)},
-                     notify_customer=None, confirm="1")
+                     notify_customer=None)
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.post(cancel_page(order), data).status_code == 302
+        assert confirm(client, order, data).status_code == 302
     assert order.cancellations.get().notify_customer is False
     assert mailoutbox == []
+
+
+def test_a_form_changed_after_its_preview_is_previewed_again(client, clerk, order):
+    first, second = lines_of(order)
+    client.force_login(clerk)
+    preview = client.post(cancel_page(order), form_data(order, {first.pk: 1}))
+    changed = {**form_data(order, {first.pk: 2, second.pk: 1}), "confirm": "1",
+               "previewed": preview.context["previewed"]}
+    again = client.post(cancel_page(order), changed)
+    assert again.status_code == 200 and again.context["preview"].full
+    assert not order.cancellations.exists()
+    done = client.post(cancel_page(order), {**changed, "previewed": again.context["previewed"]})
+    assert done.status_code == 302
+    order.refresh_from_db()
+    assert order.status == "Cancelled"
 
 
 def test_a_paid_order_needs_force_and_the_preview_shows_the_refund(client, clerk, order):
@@ -119,7 +144,7 @@ def test_a_paid_order_needs_force_and_the_preview_shows_the_refund(client, clerk
     client.force_login(clerk)
     everything = {line.pk: line.quantity for line in lines_of(order)}
 
-    refused = client.post(cancel_page(order), form_data(order, everything, confirm="1"))
+    refused = confirm(client, order, form_data(order, everything))
     assert refused.status_code == 400
     assert "Payment has been taken: tick Force to cancel." in refused.content.decode()
     assert factories.snapshot(order) == before
@@ -128,7 +153,7 @@ def test_a_paid_order_needs_force_and_the_preview_shows_the_refund(client, clerk
     assert preview.context["preview"].refund == Decimal("25.00")
     assert "Refunded to the original payment method: £25.00" in preview.content.decode()
 
-    client.post(cancel_page(order), form_data(order, everything, force="on", refund="on", confirm="1"))
+    confirm(client, order, form_data(order, everything, force="on", refund="on"))
     cancellation = order.cancellations.get()
     assert cancellation.forced and cancellation.refund_amount == Decimal("25.00")
     source = order.sources.get()
@@ -141,7 +166,7 @@ def test_an_authorised_payment_is_voided_as_the_preview_said(client, clerk, orde
     everything = {line.pk: line.quantity for line in lines_of(order)}
     preview = client.post(cancel_page(order), form_data(order, everything))
     assert preview.context["preview"].void == order.total_incl_tax
-    client.post(cancel_page(order), form_data(order, everything, confirm="1"))
+    confirm(client, order, form_data(order, everything))
     assert order.cancellations.get().void_amount == order.total_incl_tax
 
 
@@ -165,7 +190,7 @@ def test_partial_cancels_keep_the_status_until_nothing_is_left(client, clerk, or
     first, second = lines_of(order)
     client.force_login(clerk)
     for quantities in ({first.pk: 1}, {first.pk: 1}, {second.pk: 1}):
-        client.post(cancel_page(order), form_data(order, quantities, confirm="1"))
+        confirm(client, order, form_data(order, quantities))
         order.refresh_from_db()
         if quantities != {second.pk: 1}:
             assert order.status == "Pending"
@@ -186,7 +211,7 @@ def test_each_line_says_why_less_can_be_cancelled(client, clerk, customer):
     assert (rows[first.pk]["cancellable"], rows[first.pk]["why"]) == (1, "2 shipped")
     assert (rows[second.pk]["cancellable"], rows[second.pk]["why"]) == (1, "1 already cancelled")
 
-    refused = client.post(cancel_page(order), form_data(order, {first.pk: 3}, confirm="1"))
+    refused = confirm(client, order, form_data(order, {first.pk: 3}))
     text = refused.content.decode()
     assert f"Line #{first.pk}" in text and "only 1 of 3 can be cancelled; 2 have shipped" in text
     assert order.cancellations.count() == 1
@@ -197,7 +222,7 @@ def test_malformed_quantities_change_nothing(client, clerk, order):
     before = factories.snapshot(order)
     client.force_login(clerk)
     for bad in ("-1", "x", "99999999999999999999", "1.5", ""):
-        response = client.post(cancel_page(order), {**form_data(order, confirm="1"),
+        response = client.post(cancel_page(order), {**form_data(order), "confirm": "1",
                                                     f"quantity_{first.pk}": bad})
         assert response.status_code == 400, bad
     for bad in (["x"], ["1", "2"]):
@@ -286,7 +311,7 @@ def test_staff_without_the_cancel_permission_see_no_controls_and_get_403(client,
     assert 'id="ordercancel-cancel-order"' not in page and 'value="cancel_lines"' not in page
     assert 'id="ordercancel-bulk-cancel"' not in client.get(reverse("dashboard:order-list")).content.decode()
     assert client.get(cancel_page(order)).status_code == 403
-    assert client.post(cancel_page(order), form_data(order, confirm="1")).status_code == 403
+    assert confirm(client, order, form_data(order)).status_code == 403
     response = client.post(detail(order), {"line_action": "cancel_lines", "selected_line": [
         lines_of(order)[0].pk], f"selected_line_qty_{lines_of(order)[0].pk}": "1"})
     assert response.status_code == 403
@@ -304,7 +329,7 @@ def test_a_partner_cancels_only_orders_whose_lines_are_all_its_own(client, custo
     client.force_login(partner_user)
 
     assert client.get(cancel_page(foreign)).status_code == 404  # Oscar hides other partners' orders
-    done = client.post(cancel_page(own), form_data(own, {own.lines.get().pk: 1}, confirm="1"))
+    done = confirm(client, own, form_data(own, {own.lines.get().pk: 1}))
     assert done.status_code == 302
     own.refresh_from_db()
     assert own.status == "Cancelled"

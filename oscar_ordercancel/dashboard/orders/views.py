@@ -6,6 +6,7 @@ Every screen asks the policy (``can_cancel`` / ``decisions_for``) and acts throu
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -43,6 +44,13 @@ get_order_for_user_or_404 = oscar_views.get_order_for_user_or_404
 def may_cancel(user) -> bool:
     """Whether ``user`` may use the cancel controls at all (staff with the permission, or partners)."""
     return actor_role(user, Channel.DASHBOARD) in ("staff", "partner")
+
+
+def preview_signature(order, options: dict) -> str:
+    """A digest of what a preview showed, so that only that can be confirmed."""
+    text = repr((order.pk, sorted(options["lines"].items()), options["reason"], options["note"],
+                 options["notify_customer"], options["force"], options["refund"]))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class DashboardCancellationMixin:
@@ -221,10 +229,16 @@ class OrderCancelView(TemplateView):
         if not decision:
             form.add_error(None, decision.message)
             return self.render_to_response(self.get_context_data(form=form), status=400)
-        if "confirm" not in request.POST:
+        signature = preview_signature(self.order, options)
+        if "confirm" not in request.POST or request.POST.get("previewed") != signature:
+            # Never confirm what was not previewed: a form changed after its preview
+            # is previewed again.
+            if "confirm" in request.POST:
+                messages.warning(request, _("You changed the form after the preview: "
+                                            "check the new preview, then confirm."))
             preview = cancellation_preview(self.facts, decision, refund=options["refund"])
             return self.render_to_response(self.get_context_data(
-                form=form, preview=preview, decision=decision))
+                form=form, preview=preview, decision=decision, previewed=signature))
         try:
             cancellation = cancel_order(self.order, user=request.user, channel=Channel.DASHBOARD,
                                         on_behalf_of=self.order.user, **options)
