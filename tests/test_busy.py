@@ -9,6 +9,7 @@ import sqlite3
 import threading
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -162,3 +163,34 @@ def test_a_lock_held_too_long_is_a_message_on_the_page_and_changes_nothing(lock)
     messages = " ".join(str(m) for m in response.wsgi_request._messages)
     assert "try again" in messages
     assert factories.snapshot(order) == before
+
+
+@pytest.mark.skipif(
+    not any(app.startswith("oscar_ordercancel.dashboard.orders") for app in settings.INSTALLED_APPS),
+    reason="the orders dashboard fork is not installed (ORDERCANCEL_FORKS=0)")
+def test_two_staff_users_cancelling_one_order_at_once_make_one_cancellation():
+    __, order = _customer_and_order()
+    url = reverse("dashboard:order-cancel", kwargs={"number": order.number})
+    data = {f"quantity_{line.pk}": line.quantity for line in order.lines.all()}
+    data.update(reason="staff", notify_customer="on")
+    clients = []
+    for email in ("first-clerk@example.com", "second-clerk@example.com"):
+        clerk = factories.create_user(email, is_staff=True,
+                                      perms=["order.view_order", "oscar_ordercancel.cancel_order"])
+        client = Client()
+        client.force_login(clerk)
+        preview = client.post(url, data)  # both look at the same preview ...
+        clients.append((client, preview.context["previewed"]))
+
+    def confirm(client, signature):
+        def submit():
+            response = client.post(url, {**data, "confirm": "1", "previewed": signature})
+            return response.status_code, [str(m) for m in response.wsgi_request._messages]
+        return submit
+
+    results = _at_once(*(confirm(c, s) for c, s in clients))  # ... and confirm at once
+
+    assert [status for status, __ in results] == [302, 302]
+    said = " | ".join(" ".join(messages) for __, messages in results)
+    assert "has been cancelled" in said and "already been cancelled" in said
+    assert OrderCancellation.objects.filter(order=order).count() == 1
