@@ -390,3 +390,29 @@ def test_each_line_shows_its_own_cancel_facts(client, clerk, order):
     text = client.get(detail(order)).content.decode()
     for line in lines_of(order):
         assert re.search(rf'id="ordercancel-line-{line.pk}"', text)
+
+
+def test_malformed_order_selections_are_ignored_not_a_server_error(client, clerk, order):
+    client.force_login(clerk)
+    for action in ("cancel_selected_orders", "download_selected_orders", "change_order_statuses"):
+        response = client.post(reverse("dashboard:order-list"), {
+            "action": action, "selected_order": ["abc", "-1", "99999999999999999999"],
+            "new_status": "Cancelled"})
+        assert response.status_code == 302, action
+    order.refresh_from_db()
+    assert order.status == "Pending"
+
+
+def test_a_partly_shipped_order_offers_to_cancel_what_is_left(client, clerk, customer):
+    order = factories.place_order(customer, [("10.00", 2), ("5.00", 1)])
+    first, second = lines_of(order)
+    factories.ship(order, first, 1)
+    client.force_login(clerk)
+    page = client.get(detail(order))
+    assert "Cancel the remaining items" in page.content.decode()
+    form = client.get(cancel_page(order)).context["form"]
+    assert (form[f"quantity_{first.pk}"].value(), form[f"quantity_{second.pk}"].value()) == (1, 1)
+    assert confirm(client, order, form_data(order, {first.pk: 1, second.pk: 1})).status_code == 302
+    order.refresh_from_db()
+    assert order.status == "Pending"  # something shipped: the order itself is not cancelled
+    assert order.cancellations.get().lines.count() == 2

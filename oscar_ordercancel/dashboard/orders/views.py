@@ -46,6 +46,13 @@ def may_cancel(user) -> bool:
     return actor_role(user, Channel.DASHBOARD) in ("staff", "partner")
 
 
+def staff_decision(facts, user):
+    """Whether staff could cancel what is left of the order (Force allowed, shipped lines aside)."""
+    left = {line.pk: facts.cancellable_quantity(line) for line in facts.lines}
+    left = {pk: qty for pk, qty in left.items() if qty} or None
+    return evaluate(facts, user, lines=left, force=True, channel=Channel.DASHBOARD)
+
+
 def preview_signature(order, options: dict) -> str:
     """A digest of what a preview showed, so that only that can be confirmed."""
     text = repr((order.pk, sorted(options["lines"].items()), options["reason"], options["note"],
@@ -73,6 +80,15 @@ class OrderListView(DashboardCancellationMixin, IntermediateBulkEditMixin, oscar
 
     template_name = "oscar_ordercancel/dashboard/orders/order_list.html"
     intermediate_actions = {"cancel_selected_orders": None}
+
+    def get_selected_ids(self, request: HttpRequest) -> list:
+        """Oscar's selection, ignoring ids that are not whole numbers (Oscar's own fails on them)."""
+        if request.POST.get(self.select_across_param, "").lower() != "1":
+            name = f"selected_{self.get_checkbox_object_name()}"
+            posted = [pk for pk in request.POST.getlist(name) if pk.isdigit() and len(pk) < 11]
+            request.POST = request.POST.copy()
+            request.POST.setlist(name, posted)
+        return super().get_selected_ids(request)
 
     def get_intermediate_url(self, request: HttpRequest, action: str) -> str:
         """The confirmation page of the bulk cancel."""
@@ -154,7 +170,7 @@ class OrderDetailView(DashboardCancellationMixin, oscar_views.OrderDetailView):
         facts = load_context(order)
         ctx.update(
             may_cancel_orders=may_cancel(user),
-            cancel_decision=evaluate(facts, user, force=True, channel=Channel.DASHBOARD),
+            cancel_decision=staff_decision(facts, user),
             cancel_lines=line_facts(facts),
             cancellations=list(order.cancellations.select_related("user", "on_behalf_of")
                                .prefetch_related("lines__line")),
@@ -212,7 +228,6 @@ class OrderCancelView(TemplateView):
         ctx.update(
             order=self.order, form=form, order_url=self.order_url(),
             line_rows=[(rows[line.pk], form[name]) for line, name in form.line_fields],
-            whole=evaluate(self.facts, self.request.user, force=True, channel=Channel.DASHBOARD),
             paid=self.facts.amount_debited > 0, amount_debited=self.facts.amount_debited,
             ordercancel_no_processors=not get_setting("OSCAR_ORDERCANCEL_PROCESSORS"),
         )
