@@ -31,6 +31,10 @@ MESSAGES = {
     "payment_failed": _("The payment could not be voided or refunded, so nothing was changed. "
                         "Please try again later."),
     "status_transition_invalid": _("The order status pipeline does not allow this cancellation."),
+    "not_resubmittable": _("Only a cancelled order can be resubmitted."),
+    "already_resubmitted": _("This order has already been resubmitted."),
+    "product_unavailable": _("A product of this order is no longer in the catalogue."),
+    "insufficient_stock": _("There is not enough stock to resubmit this order."),
 }
 
 
