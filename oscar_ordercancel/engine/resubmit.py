@@ -209,7 +209,7 @@ def resubmit_order(order, *, user):
             basket=basket, total=total, shipping_method=method, shipping_charge=charge,
             user=original.user, shipping_address=_copy_address(original.shipping_address),
             billing_address=_copy_address(original.billing_address),
-            order_number=OrderNumberGenerator().order_number(basket), site=original.site,
+            order_number=str(OrderNumberGenerator().order_number(basket)), site=original.site,
             **extra,
         )
         basket.submit()
