@@ -1,6 +1,7 @@
 """Resubmitting a cancelled order as a new order: engine and dashboard page."""
 
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.urls import reverse
@@ -250,3 +251,42 @@ def test_an_unknown_order_is_404(client, staff):
     client.force_login(staff)
     assert client.get(reverse("ordercancel_dashboard:ordercancel-order-resubmit",
                               args=["no-such-order"])).status_code == 404
+
+
+def test_the_sandbox_staff_login_uses_every_page_on_the_demo_data(client):
+    from django.core.management import call_command
+
+    from oscar_ordercancel.models import OrderStatusMapping
+
+    call_command("load_demo_data", stdout=StringIO())
+    assert client.login(username="staff@example.com", password="staff")
+    mapping = OrderStatusMapping.objects.get(status="Pending")
+    for url in [reverse("ordercancel_dashboard:ordercancel-mapping-list"),
+                reverse("ordercancel_dashboard:ordercancel-mapping-create"),
+                reverse("ordercancel_dashboard:ordercancel-mapping-update", args=[mapping.pk]),
+                reverse("ordercancel_dashboard:ordercancel-mapping-delete", args=[mapping.pk])]:
+        assert client.get(url).status_code == 200, url
+    assert client.get(reverse("ordercancel_dashboard:ordercancel-settings"),
+                      follow=True).status_code == 200
+    cancelled = Order.objects.filter(status="Cancelled").order_by("pk")
+    assert cancelled.count() >= 1
+    for order in cancelled:
+        response = client.post(resubmit_url(order))
+        assert response.status_code == 302, order.number
+        client.get(response["Location"])  # the new order's dashboard page
+    assert Order.objects.filter(notes__note_type=NOTE_RESUBMISSION_OF).count() == cancelled.count()
+
+
+def test_a_discounted_line_keeps_its_discounted_price(customer, staff):
+    order = factories.place_order(customer, [("10.00", 2)])
+    line = order.lines.get()
+    # As if an offer had taken £3 off the line at checkout.
+    type(line).objects.filter(pk=line.pk).update(line_price_incl_tax=Decimal("17.00"),
+                                                 line_price_excl_tax=Decimal("17.00"))
+    cancel_order(order, user=staff, channel="dashboard")
+    order.refresh_from_db()
+    new = resubmit_order(order, user=staff)
+    new_line = new.lines.get()
+    assert new_line.line_price_before_discounts_incl_tax == Decimal("20.00")
+    assert new_line.line_price_incl_tax == Decimal("17.00")
+    assert new_line.line_price_excl_tax == Decimal("17.00")

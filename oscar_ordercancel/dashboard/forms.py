@@ -75,10 +75,10 @@ class WindowField(forms.MultiValueField):
 
     def __init__(self, **kwargs) -> None:
         fields = [
-            forms.IntegerField(min_value=0, max_value=10**7, error_messages={
+            forms.IntegerField(min_value=0, max_value=10**7, required=False, error_messages={
                 "min_value": _("The window cannot be negative."),
             }),
-            forms.ChoiceField(choices=WINDOW_UNITS),
+            forms.ChoiceField(choices=WINDOW_UNITS, required=False),
         ]
         kwargs.setdefault("require_all_fields", False)
         super().__init__(fields, required=False, **kwargs)
