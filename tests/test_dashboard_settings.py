@@ -395,3 +395,32 @@ def test_the_banner_says_cancellations_reach_no_external_system(client, manager,
     assert "Cancellations are not sent to any external system" in client.get(LIST).content.decode()
     settings.OSCAR_ORDERCANCEL_PROCESSORS = [{"name": "erp", "class": "x.Y", "options": {}}]
     assert "Cancellations are not sent to any external system" not in client.get(LIST).content.decode()
+
+
+# -- loading classes (forks) -----------------------------------------------------------
+
+
+def test_views_load_with_oscars_get_class_and_the_packages_loader():
+    from oscar.core.loading import get_class
+
+    from oscar_ordercancel.dashboard import views
+    from oscar_ordercancel.dashboard.loading import get_dashboard_class
+
+    assert get_class("ordercancel_dashboard.views", "ResubmitOrderView") is views.ResubmitOrderView
+    assert get_dashboard_class("views", "ResubmitOrderView") is views.ResubmitOrderView
+
+
+def test_a_fork_of_the_app_overrides_only_what_it_defines(monkeypatch):
+    from django.apps import apps
+    from oscar.core.exceptions import ClassNotFoundError
+
+    from oscar_ordercancel.dashboard import forms, views
+    from oscar_ordercancel.dashboard.loading import get_dashboard_class
+    from tests.dashboard_fork import views as fork_views
+
+    monkeypatch.setattr(apps.get_app_config("ordercancel_dashboard"), "name", "tests.dashboard_fork")
+    assert get_dashboard_class("views", "StatusMappingListView") is fork_views.StatusMappingListView
+    assert get_dashboard_class("views", "ResubmitOrderView") is views.ResubmitOrderView
+    assert get_dashboard_class("forms", "StatusMappingForm") is forms.StatusMappingForm  # no forms.py
+    with pytest.raises(ClassNotFoundError):
+        get_dashboard_class("views", "NoSuchView")
