@@ -6,8 +6,7 @@ from collections.abc import Mapping
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from oscar.core.loading import get_model
 
 from oscar_ordercancel.abstract_models import CUSTOMER_CHANNELS, Channel
@@ -85,7 +84,11 @@ def _check_customer_rules(ctx: CancellationContext, force: bool) -> Decision | N
 
 
 #: The units a window is written in, largest last.
-WINDOW_UNITS = [("minutes", _lazy("minutes")), ("hours", _lazy("hours")), ("days", _lazy("days"))]
+WINDOW_UNITS = [
+    ("minutes", gettext_lazy("minutes")),
+    ("hours", gettext_lazy("hours")),
+    ("days", gettext_lazy("days")),
+]
 
 
 def split_window(window) -> tuple[int, str]:
