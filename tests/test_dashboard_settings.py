@@ -249,6 +249,10 @@ def test_unknown_ids_are_404(client, manager):
     assert client.get("/dashboard/ordercancel/status-mappings/999999/").status_code == 404
     assert client.post("/dashboard/ordercancel/status-mappings/999999/delete/").status_code == 404
     assert client.get("/dashboard/ordercancel/settings/999999/").status_code == 404
+    huge = "9" * 30
+    assert client.get(f"/dashboard/ordercancel/status-mappings/{huge}/").status_code == 404
+    assert client.post(f"/dashboard/ordercancel/settings/{huge}/", {}).status_code == 404
+    assert client.get("/dashboard/ordercancel/status-mappings/-1/").status_code == 404
 
 
 # -- cancellation settings per site -------------------------------------------------

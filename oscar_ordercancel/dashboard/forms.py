@@ -61,7 +61,7 @@ class WindowWidget(forms.MultiWidget):
         ]
         super().__init__(widgets, attrs)
 
-    def decompress(self, value):
+    def decompress(self, value) -> list:
         """Split a timedelta into its number of the largest whole unit."""
         if value is None:
             return [None, "days"]
@@ -83,7 +83,7 @@ class WindowField(forms.MultiValueField):
         kwargs.setdefault("require_all_fields", False)
         super().__init__(fields, required=False, **kwargs)
 
-    def compress(self, data_list):
+    def compress(self, data_list) -> timedelta | None:
         """Return the window as a ``timedelta`` (``None`` when no number was given)."""
         if not data_list or data_list[0] in (None, ""):
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import import_module
+from types import ModuleType
 
 from django.apps import apps
 from oscar.core.exceptions import ClassNotFoundError
@@ -10,7 +11,7 @@ from oscar.core.exceptions import ClassNotFoundError
 PACKAGE = "oscar_ordercancel.dashboard"
 
 
-def _import(path: str):
+def _import(path: str) -> ModuleType | None:
     try:
         return import_module(path)
     except ModuleNotFoundError as exc:
@@ -20,7 +21,7 @@ def _import(path: str):
         raise
 
 
-def get_dashboard_class(module: str, classname: str):
+def get_dashboard_class(module: str, classname: str) -> type:
     """Return ``classname`` from ``<app>.<module>`` of the installed ``ordercancel_dashboard`` app, else ours.
 
     Like ``get_class("dashboard.orders.views", ...)`` for Oscar's apps: a shop that

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.sites.models import Site
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -30,7 +31,7 @@ from oscar_ordercancel.services import resubmit_order
 TEMPLATES = "oscar_ordercancel/dashboard/"
 
 
-def _forms():
+def _forms() -> tuple[type, type]:
     return (get_dashboard_class("forms", "StatusMappingForm"),
             get_dashboard_class("forms", "CancellationSettingsForm"))
 
@@ -45,7 +46,7 @@ class StatusMappingListView(SingleTableView):
     template_name = TEMPLATES + "mapping_list.html"
     context_table_name = "mappings"
 
-    def get_table_class(self):
+    def get_table_class(self) -> type:
         """The table (a shop's fork may replace it)."""
         return get_dashboard_class("tables", "StatusMappingTable")
 
@@ -59,11 +60,13 @@ class StatusMappingListView(SingleTableView):
 
 
 class StatusMappingFormMixin:
+    """What creating and editing a mapping share: the model, form, template and redirect."""
+
     model = OrderStatusMapping
     template_name = TEMPLATES + "mapping_form.html"
     context_object_name = "mapping"
 
-    def get_form_class(self):
+    def get_form_class(self) -> type:
         """The mapping form (a shop's fork may replace it)."""
         return _forms()[0]
 
@@ -117,7 +120,7 @@ class SettingsIndexView(generic.ListView):
     template_name = TEMPLATES + "settings_index.html"
     context_object_name = "sites"
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         """Every site, with its settings row."""
         return Site.objects.select_related("cancellation_settings").order_by("domain")
 
@@ -155,11 +158,11 @@ class SiteSettingsView(generic.UpdateView):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
 
-    def get_object(self, queryset=None):
+    def get_object(self, queryset=None) -> CancellationSettings:
         """The site's row, or a new one that inherits everything."""
         return CancellationSettings.for_site(self.site) or CancellationSettings(site=self.site)
 
-    def get_form_class(self):
+    def get_form_class(self) -> type:
         """The settings form (a shop's fork may replace it)."""
         return _forms()[1]
 

@@ -36,12 +36,12 @@ class ResubmitLine:
     quantity: int
 
     @property
-    def unit_price_incl_tax(self):
+    def unit_price_incl_tax(self) -> Decimal | None:
         """The original unit price including tax."""
         return self.line.unit_price_incl_tax
 
     @property
-    def unit_price_excl_tax(self):
+    def unit_price_excl_tax(self) -> Decimal | None:
         """The original unit price excluding tax."""
         return self.line.unit_price_excl_tax
 
@@ -53,7 +53,7 @@ class OriginalPrices:
         self.currency = currency
         self.prices = prices  # line_reference -> (unit excl tax, unit incl tax)
 
-    def fetch_for_line(self, line, stockrecord=None):
+    def fetch_for_line(self, line, stockrecord=None) -> tuple:
         """The original unit price; availability was checked under the stock locks."""
         FixedPrice = get_class("partner.prices", "FixedPrice")
         Available = get_class("partner.availability", "Available")
