@@ -290,3 +290,74 @@ def test_a_discounted_line_keeps_its_discounted_price(customer, staff):
     assert new_line.line_price_before_discounts_incl_tax == Decimal("20.00")
     assert new_line.line_price_incl_tax == Decimal("17.00")
     assert new_line.line_price_excl_tax == Decimal("17.00")
+
+
+# -- concurrency (PostgreSQL row locks) -----------------------------------------------
+
+
+def _race(calls):
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(len(calls))
+    results, errors = [], []
+
+    def run(call):
+        try:
+            barrier.wait()
+            results.append(call())
+        except CancellationError as exc:
+            errors.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results, errors
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_staff_resubmitting_at_once_make_one_new_order():
+    customer = factories.create_user("race@example.com")
+    staff = factories.create_user("racer@example.com", is_staff=True,
+                                  perms=["oscar_ordercancel.cancel_order"])
+    order = factories.place_order(customer, [("10.00", 2)])
+    cancel_order(order, user=staff, notify_customer=False)
+    order.refresh_from_db()
+
+    results, errors = _race([lambda: resubmit_order(order, user=staff)] * 5)
+
+    assert len(results) == 1 and errors == ["already_resubmitted"] * 4
+    assert Order.objects.count() == 2
+    assert order.lines.get().stockrecord.num_allocated == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_orders_competing_for_the_last_stock_get_it_once():
+    customer = factories.create_user("race@example.com")
+    staff = factories.create_user("racer@example.com", is_staff=True,
+                                  perms=["oscar_ordercancel.cancel_order"])
+    first = factories.place_order(customer, [("10.00", 2)], num_in_stock=3)
+    record = first.lines.get().stockrecord
+    basket = get_model("basket", "Basket").objects.create(owner=customer)
+    basket.strategy = get_class("partner.strategy", "Default")()
+    basket.add_product(record.product, quantity=1)
+    second = factories.create_order(basket=basket, user=customer)
+    for order in (first, second):
+        cancel_order(order, user=staff, notify_customer=False)
+    record.refresh_from_db()
+    assert record.num_allocated == 0
+    record.num_in_stock = 2  # 2 free: enough for one of the two resubmissions only
+    record.save()
+
+    results, errors = _race([lambda: resubmit_order(first, user=staff),
+                             lambda: resubmit_order(second, user=staff)])
+    record.refresh_from_db()
+    assert len(results) == 1 and errors == ["insufficient_stock"]
+    assert record.num_allocated == results[0].lines.get().quantity <= record.num_in_stock
