@@ -1,9 +1,11 @@
 """Shop staff in a real browser (Chromium via Playwright): status mappings, settings, resubmit."""
 
 import re
+from decimal import Decimal
 
 import pytest
-from oscar.core.loading import get_model
+from oscar.core.loading import get_class, get_model
+from oscar.test.factories import ShippingAddressFactory
 
 from oscar_ordercancel.models import CancellationSettings, OrderStatusMapping
 from oscar_ordercancel.services import cancel_order
@@ -12,6 +14,7 @@ from tests import factories
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 Order = get_model("order", "Order")
+FixedPrice = get_class("shipping.methods", "FixedPrice")
 
 STAFF_PERMS = [
     "oscar_ordercancel.cancel_order", "order.view_order", "order.change_order",
@@ -101,8 +104,14 @@ def test_staff_edit_a_status_mapping_and_the_settings(live_server, page, screens
 
 def test_staff_resubmit_a_cancelled_order_and_open_the_new_one(live_server, page, screenshot,
                                                               staff_member):
-    customer = factories.create_user("shopper@example.com")
-    order = factories.place_order(customer, [("12.50", 2), ("4.99", 1)])
+    customer = factories.create_user("shopper@example.com", first_name="Chris", last_name="Customer")
+    order = factories.place_order(
+        customer, [("12.50", 2), ("4.99", 1)],
+        shipping_address=ShippingAddressFactory(first_name="Chris", last_name="Customer",
+                                                line1="1 Demo Street", line4="London",
+                                                postcode="SW1A 1AA"),
+        shipping_method=FixedPrice(Decimal("3.95"), Decimal("3.95")),
+    )
     cancel_order(order, user=staff_member, channel="dashboard", reason="inventory")
     log_in(page, live_server, staff_member.email)
 

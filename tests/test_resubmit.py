@@ -196,6 +196,7 @@ def test_the_page_lists_the_lines_and_says_no_payment_is_recorded(client, cancel
     assert response.status_code == 200
     text = response.content.decode()
     assert "Linen shirt" in text and "Travel mug" in text
+    assert "£20.00" in text  # the line price of 2 × £10.00
     assert "No payment is recorded on the new order" in text
     assert 'id="confirm-resubmit"' in text
 

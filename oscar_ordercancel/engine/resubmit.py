@@ -45,6 +45,22 @@ class ResubmitLine:
         """The original unit price excluding tax."""
         return self.line.unit_price_excl_tax
 
+    @property
+    def discount_incl_tax(self) -> Decimal:
+        """The original line's discount (incl. tax), pro rata to this quantity."""
+        line = self.line
+        before, after = line.line_price_before_discounts_incl_tax, line.line_price_incl_tax
+        if before is None or after is None or before <= after or not line.quantity:
+            return Decimal("0.00")
+        return ((before - after) * self.quantity / line.quantity).quantize(CENT, ROUND_HALF_UP)
+
+    @property
+    def line_price_incl_tax(self) -> Decimal | None:
+        """What the new order's line costs including tax (after the original discount)."""
+        if self.unit_price_incl_tax is None:
+            return None
+        return self.unit_price_incl_tax * self.quantity - self.discount_incl_tax
+
 
 class OriginalPrices:
     """A basket strategy that prices each basket line as its original order line."""
@@ -166,18 +182,9 @@ def _build_basket(order, lines: list[ResubmitLine]):
     by_reference = {f"resubmit-{item.line.pk}": item for item in lines}
     for basket_line in basket.all_lines():
         item = by_reference[basket_line.line_reference]
-        _apply_original_discount(basket_line, item.line, item.quantity)
+        if item.discount_incl_tax > 0:  # the original line's discount, pro rata
+            basket_line.discount(item.discount_incl_tax, item.quantity, incl_tax=True)
     return basket
-
-
-def _apply_original_discount(basket_line, line, quantity: int) -> None:
-    """Give the basket line the original line's discount, pro rata to the quantity."""
-    before, after = line.line_price_before_discounts_incl_tax, line.line_price_incl_tax
-    if before is None or after is None or before <= after or not line.quantity:
-        return
-    amount = ((before - after) * quantity / line.quantity).quantize(CENT, ROUND_HALF_UP)
-    if amount > 0:
-        basket_line.discount(amount, quantity, incl_tax=True)
 
 
 def resubmit_order(order, *, user):
