@@ -362,3 +362,18 @@ def test_two_orders_competing_for_the_last_stock_get_it_once():
     record.refresh_from_db()
     assert len(results) == 1 and errors == ["insufficient_stock"]
     assert record.num_allocated == results[0].lines.get().quantity <= record.num_in_stock
+
+
+def test_the_template_tag_offers_resubmit_only_where_it_can_work(cancelled, order, staff):
+    from oscar_ordercancel.templatetags.ordercancel_dashboard_tags import ordercancel_resubmittable
+
+    assert ordercancel_resubmittable(cancelled) is True
+    assert ordercancel_resubmittable(order) is False  # pending
+    record = cancelled.lines.order_by("pk").first().stockrecord
+    record.num_in_stock = 0
+    record.save()
+    assert ordercancel_resubmittable(cancelled) is True  # the page says why not
+    record.num_in_stock = 20
+    record.save()
+    resubmit_order(cancelled, user=staff)
+    assert ordercancel_resubmittable(cancelled) is False  # already resubmitted
