@@ -7,21 +7,21 @@ from django.core import checks
 from django.utils.module_loading import import_string
 
 from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.policy.pipeline import (
+    NOT_IN_PIPELINE,
+    cancel_target_status,
+    order_pipeline,
+    status_problems,
+)
 
 SHOP_CONFIG = "oscar.config.Shop"
-
-
-def _pipeline() -> dict:
-    from oscar.core.loading import get_model
-
-    return dict(get_model("order", "Order").pipeline or {})
 
 
 @checks.register("oscar_ordercancel")
 def check_statuses(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Cancellable statuses must exist and reach the cancelled (and requested) status."""
     errors = []
-    pipeline = _pipeline()
+    pipeline = order_pipeline()
     cancelled = get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS")
     requested = get_setting("OSCAR_ORDERCANCEL_REQUESTED_STATUS")
     request_mode = get_setting("OSCAR_ORDERCANCEL_MODE") == "request"
@@ -35,14 +35,15 @@ def check_statuses(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             hint=f"Add a pipeline in which cancellable statuses lead to '{cancelled}'.",
             id="ordercancel.W001",
         )]
-    target = requested if request_mode else cancelled
-    for status in get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES"):
-        if status not in pipeline:
+    target = cancel_target_status()
+    problems = status_problems(get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES"), pipeline)
+    for status, problem in problems.items():
+        if problem == NOT_IN_PIPELINE:
             errors.append(checks.Error(
                 f"Cancellable status '{status}' is not in OSCAR_ORDER_STATUS_PIPELINE.",
                 id="ordercancel.E001",
             ))
-        elif target not in pipeline[status]:
+        else:
             errors.append(checks.Error(
                 f"'{target}' cannot be reached from cancellable status '{status}'.",
                 hint=f"Add '{target}' to OSCAR_ORDER_STATUS_PIPELINE['{status}'].",

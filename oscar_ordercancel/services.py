@@ -7,9 +7,14 @@ It raises ``CancellationError`` and changes nothing when refused or when any ste
 
 In request mode, ``confirm_cancellation(cancellation)`` and
 ``reject_cancellation(cancellation, reason=...)`` settle a requested cancellation.
+
+``resubmit_order(order, *, user)`` places a cancelled order again as a new order.
 """
 
 from oscar_ordercancel.engine.cancel import cancel_order, confirm_cancellation, reject_cancellation
+from oscar_ordercancel.engine.resubmit import resubmit_order
 from oscar_ordercancel.policy import can_cancel
 
-__all__ = ["can_cancel", "cancel_order", "confirm_cancellation", "reject_cancellation"]
+__all__ = [
+    "can_cancel", "cancel_order", "confirm_cancellation", "reject_cancellation", "resubmit_order",
+]

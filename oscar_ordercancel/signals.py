@@ -27,3 +27,7 @@ order_cancellation_rejected = Signal()
 #: kwargs: job; ``cancel_job_failed`` also ``error``, ``final``.
 cancel_job_succeeded = Signal()
 cancel_job_failed = Signal()
+
+#: A cancelled order was placed again as a new order (``services.resubmit_order``), inside
+#: the transaction. kwargs: order (the new one), original, user.
+order_resubmitted = Signal()

@@ -1,7 +1,9 @@
 """Mount with ``path("", include("oscar_ordercancel.urls"))`` before Oscar's own URLs.
 
-Customer pages under ``accounts/`` and Oscar's guest order-status page, and,
-when django-oscar-api is installed, the REST endpoints under ``api/``.
+Customer pages under ``accounts/`` and Oscar's guest order-status page (namespace
+``oscar_ordercancel``); the package's dashboard app under ``dashboard/ordercancel/``
+(namespace ``ordercancel_dashboard``) when it is installed; and, when
+django-oscar-api is installed, the REST endpoints under ``api/``.
 """
 
 from django.apps import apps
@@ -9,9 +11,7 @@ from django.urls import include, path, re_path
 
 from oscar_ordercancel.customer import views
 
-app_name = "oscar_ordercancel"
-
-urlpatterns = [
+core_patterns = [
     path("accounts/orders/<str:order_number>/cancel/", views.OrderCancelView.as_view(),
          name="order-cancel"),
     re_path(r"^order-status/(?P<order_number>[\w-]*)/(?P<hash>[A-z0-9-_=:]+)/cancel/$",
@@ -19,4 +19,14 @@ urlpatterns = [
 ]
 
 if apps.is_installed("oscarapi"):
-    urlpatterns.append(path("api/", include("oscar_ordercancel.api.urls")))
+    core_patterns.append(path("api/", include("oscar_ordercancel.api.urls")))
+
+urlpatterns = [path("", include((core_patterns, "oscar_ordercancel")))]
+
+try:  # by label, so that a shop's fork of the dashboard app is mounted too
+    dashboard = apps.get_app_config("ordercancel_dashboard")
+except LookupError:
+    pass
+else:
+    urlpatterns.append(path("dashboard/ordercancel/", include(dashboard.urls[:2],
+                                                              namespace=dashboard.namespace)))

@@ -5,6 +5,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from oscar.defaults import *  # noqa: F401,F403
+from oscar.defaults import OSCAR_DASHBOARD_NAVIGATION
+
+from oscar_ordercancel.dashboard.navigation import add_to_navigation
 
 BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = os.environ.get("SANDBOX_SECRET_KEY", "sandbox-not-secret")
@@ -59,6 +62,7 @@ INSTALLED_APPS = [
     "oscar.apps.dashboard.vouchers.apps.VouchersDashboardConfig",
     "oscar.apps.dashboard.communications.apps.CommunicationsDashboardConfig",
     "oscar.apps.dashboard.shipping.apps.ShippingDashboardConfig",
+    "oscar_ordercancel.dashboard.apps.OrderCancelDashboardConfig",
     "widget_tweaks",
     "haystack",
     "treebeard",
@@ -168,6 +172,7 @@ OSCAR_LINE_STATUS_PIPELINE = {
 # oscar-ordercancel: cancellable while pending; customers get 30 days.
 OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES = ["Pending"]
 OSCAR_ORDERCANCEL_CUSTOMER_WINDOW = timedelta(days=30)
+OSCAR_DASHBOARD_NAVIGATION = add_to_navigation(OSCAR_DASHBOARD_NAVIGATION)
 OSCAR_ORDERCANCEL_PROCESSORS = [
     {"name": "log", "class": "oscar_ordercancel.processors.LoggingProcessor", "options": {}},
 ] if os.environ.get("SANDBOX_PROCESSORS", "0") == "1" else []

@@ -416,3 +416,15 @@ def test_a_partly_shipped_order_offers_to_cancel_what_is_left(client, clerk, cus
     order.refresh_from_db()
     assert order.status == "Pending"  # something shipped: the order itself is not cancelled
     assert order.cancellations.get().lines.count() == 2
+
+
+def test_a_cancelled_order_offers_resubmit_from_the_order_page(client, superuser, order):
+    cancel_order(order, user=superuser)
+    client.force_login(superuser)
+    url = reverse("dashboard:order-resubmit", kwargs={"number": order.number})
+    assert url in client.get(detail(order)).content.decode()
+    response = client.post(url)
+    assert response.status_code == 302
+    new = Order.objects.exclude(pk=order.pk).get()
+    assert response.url == detail(new)
+    assert [line.quantity for line in lines_of(new)] == [2, 1]

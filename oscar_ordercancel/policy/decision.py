@@ -37,6 +37,10 @@ MESSAGES = {
               "Please try again in a moment."),
     "use_cancel_form": _("This order cannot be cancelled by a status change: %(message)s "
                          "Use the cancel form instead."),
+    "not_resubmittable": _("Only a cancelled order can be resubmitted."),
+    "already_resubmitted": _("This order has already been resubmitted."),
+    "product_unavailable": _("A product of this order is no longer in the catalogue."),
+    "insufficient_stock": _("There is not enough stock to resubmit this order."),
 }
 
 

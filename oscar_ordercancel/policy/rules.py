@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from oscar.core.loading import get_model
 
 from oscar_ordercancel.abstract_models import CUSTOMER_CHANNELS, Channel
@@ -104,17 +104,33 @@ def _check_customer_rules(ctx: CancellationContext, force: bool) -> Decision | N
     return None
 
 
-def describe_window(window) -> str:
-    """A window in the largest whole unit: "30 days", "2 hours", "30 minutes"."""
+#: The units a window is written in, largest last.
+WINDOW_UNITS = [
+    ("minutes", gettext_lazy("minutes")),
+    ("hours", gettext_lazy("hours")),
+    ("days", gettext_lazy("days")),
+]
+
+
+def split_window(window) -> tuple[int, str]:
+    """A window as a count of its largest whole unit: ``(30, "days")``, ``(90, "minutes")``."""
     seconds = int(window.total_seconds())
     if seconds and seconds % 86400 == 0:
-        days = seconds // 86400
-        return ngettext("%(count)d day", "%(count)d days", days) % {"count": days}
+        return seconds // 86400, "days"
     if seconds and seconds % 3600 == 0:
-        hours = seconds // 3600
-        return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
-    minutes = max(seconds // 60, 1)
-    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+        return seconds // 3600, "hours"
+    return seconds // 60, "minutes"
+
+
+def describe_window(window) -> str:
+    """A window in the largest whole unit: "30 days", "2 hours", "30 minutes"."""
+    count, unit = split_window(window)
+    if unit == "days":
+        return ngettext("%(count)d day", "%(count)d days", count) % {"count": count}
+    if unit == "hours":
+        return ngettext("%(count)d hour", "%(count)d hours", count) % {"count": count}
+    count = max(count, 1)
+    return ngettext("%(count)d minute", "%(count)d minutes", count) % {"count": count}
 
 
 def _line_key(ctx: CancellationContext, key) -> tuple[int | None, Decision | None]:

@@ -48,11 +48,16 @@ class OrdersDashboardConfig(apps.OrdersDashboardConfig):
         self.order_detail_view = get_class("orders_dashboard.views", "OrderDetailView")
         self.order_cancel_view = get_class("orders_dashboard.views", "OrderCancelView")
         self.order_bulk_cancel_view = get_class("orders_dashboard.views", "BulkCancelView")
+        # The package's own dashboard app defines the resubmit page; a fork of that app wins.
+        from oscar_ordercancel.dashboard.loading import get_dashboard_class
+
+        self.order_resubmit_view = get_dashboard_class("views", "ResubmitOrderView")
 
     def get_urls(self) -> list:
-        """Oscar's URLs and ``order-cancel``, ``order-bulk-cancel`` (before ``<number>/``)."""
+        """Oscar's URLs and ours: bulk cancel (before ``<number>/``), cancel, resubmit."""
         urls = [
             path("bulk-cancel/", self.order_bulk_cancel_view.as_view(), name="order-bulk-cancel"),
             path("<str:number>/cancel/", self.order_cancel_view.as_view(), name="order-cancel"),
+            path("<str:number>/resubmit/", self.order_resubmit_view.as_view(), name="order-resubmit"),
         ]
         return self.post_process_urls(urls) + super().get_urls()

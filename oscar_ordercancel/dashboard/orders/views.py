@@ -34,7 +34,7 @@ from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.dashboard.orders.forms import BulkCancelForm, StaffCancelForm
 from oscar_ordercancel.dashboard.orders.preview import cancellation_preview, line_facts
 from oscar_ordercancel.exceptions import CancellationError, StatusChangeRefused
-from oscar_ordercancel.policy import actor_role, decisions_for, evaluate, load_context
+from oscar_ordercancel.policy import actor_role, decisions_for, evaluate, is_cancelling_staff, load_context
 from oscar_ordercancel.services import cancel_order
 
 queryset_orders_for_user = oscar_views.queryset_orders_for_user
@@ -170,6 +170,7 @@ class OrderDetailView(DashboardCancellationMixin, oscar_views.OrderDetailView):
         facts = load_context(order)
         ctx.update(
             may_cancel_orders=may_cancel(user),
+            may_resubmit=is_cancelling_staff(user),
             cancel_decision=staff_decision(facts, user),
             cancel_lines=line_facts(facts),
             cancellations=list(order.cancellations.select_related("user", "on_behalf_of")

@@ -60,6 +60,13 @@ STAFF_PERMISSIONS = (
     "oscar_ordercancel.cancel_order",
     "order.view_order",
     "order.change_order",
+    # the package's own dashboard pages: status mappings and cancellation settings
+    "oscar_ordercancel.view_orderstatusmapping",
+    "oscar_ordercancel.add_orderstatusmapping",
+    "oscar_ordercancel.change_orderstatusmapping",
+    "oscar_ordercancel.delete_orderstatusmapping",
+    "oscar_ordercancel.view_cancellationsettings",
+    "oscar_ordercancel.change_cancellationsettings",
 )
 SHIPPING_CHARGE = Decimal("3.95")
 
@@ -328,7 +335,7 @@ class Command(BaseCommand):
         self.move(order, "Shipped", "Complete")
         # Cancelled by the system (out of stock): allocations released, authorisation voided.
         order = note(self.place(customer, [("lamp", 1), ("mug", 1)], days_ago=8),
-                     "cancelled by the system: out of stock")
+                     "cancelled by the system: out of stock; staff can resubmit it as a new order")
         self.pay(order)
         cancel_order(order, user=admin, channel="system", reason="inventory",
                      notify_customer=False)

@@ -1,0 +1,86 @@
+"""``oscar_ordercancel.dashboard.apps.OrderCancelDashboardConfig``: the package's own dashboard screens.
+
+Mounted under ``dashboard/ordercancel/`` by ``oscar_ordercancel.urls`` (namespace
+``ordercancel_dashboard``). Every URL name starts with ``ordercancel-`` because Oscar's
+navigation requires URL names that are unique across all dashboard apps.
+"""
+
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from oscar.core.application import OscarDashboardConfig
+from oscar.core.loading import get_class
+
+
+class OrderCancelDashboardConfig(OscarDashboardConfig):
+    """Status mappings, cancellation settings per site, and resubmitting cancelled orders."""
+
+    label = "ordercancel_dashboard"
+    name = "oscar_ordercancel.dashboard"
+    namespace = "ordercancel_dashboard"
+    verbose_name = _("Order cancellation dashboard")
+    default_auto_field = "django.db.models.AutoField"
+
+    default_permissions = ["is_staff"]
+
+    def configure_permissions(self) -> None:
+        """Oscar 4.2 dashboard permissions, per URL name."""
+        from oscar_ordercancel.policy.rules import STAFF_PERMISSIONS
+
+        DashboardPermission = get_class("dashboard.permissions", "DashboardPermission")
+        mapping = "orderstatusmapping"
+        settings = "cancellationsettings"
+        self.permissions_map = {
+            "ordercancel-mapping-list": DashboardPermission.get(
+                "oscar_ordercancel", f"view_{mapping}"),
+            "ordercancel-mapping-create": DashboardPermission.get(
+                "oscar_ordercancel", f"view_{mapping}", f"add_{mapping}"),
+            "ordercancel-mapping-update": DashboardPermission.get(
+                "oscar_ordercancel", f"view_{mapping}", f"change_{mapping}"),
+            "ordercancel-mapping-delete": DashboardPermission.get(
+                "oscar_ordercancel", f"view_{mapping}", f"delete_{mapping}"),
+            "ordercancel-settings": DashboardPermission.get(
+                "oscar_ordercancel", f"view_{settings}"),
+            # Saving also needs change_cancellationsettings (checked by the view).
+            "ordercancel-settings-site": DashboardPermission.get(
+                "oscar_ordercancel", f"view_{settings}"),
+            # Either staff cancel permission (policy.rules.STAFF_PERMISSIONS) will do.
+            "ordercancel-order-resubmit": tuple([perm] for perm in STAFF_PERMISSIONS),
+            # The staff cancel page, for shops without the orders dashboard fork.
+            "ordercancel-order-cancel": (*([perm] for perm in STAFF_PERMISSIONS),
+                                         DashboardPermission.partner_dashboard_access),
+        }
+
+    def ready(self) -> None:
+        """Load the views (a shop's fork of this app may replace any of them)."""
+        from oscar_ordercancel.dashboard.loading import get_dashboard_class
+
+        self.mapping_list_view = get_dashboard_class("views", "StatusMappingListView")
+        self.mapping_create_view = get_dashboard_class("views", "StatusMappingCreateView")
+        self.mapping_update_view = get_dashboard_class("views", "StatusMappingUpdateView")
+        self.mapping_delete_view = get_dashboard_class("views", "StatusMappingDeleteView")
+        self.settings_index_view = get_dashboard_class("views", "SettingsIndexView")
+        self.settings_view = get_dashboard_class("views", "SiteSettingsView")
+        self.resubmit_view = get_dashboard_class("views", "ResubmitOrderView")
+        self.order_cancel_view = get_dashboard_class("orders.views", "OrderCancelView")
+        self.configure_permissions()
+
+    def get_urls(self) -> list:
+        """The app's URL patterns, each wrapped in its permission check."""
+        urls = [
+            path("status-mappings/", self.mapping_list_view.as_view(),
+                 name="ordercancel-mapping-list"),
+            path("status-mappings/create/", self.mapping_create_view.as_view(),
+                 name="ordercancel-mapping-create"),
+            path("status-mappings/<int:pk>/", self.mapping_update_view.as_view(),
+                 name="ordercancel-mapping-update"),
+            path("status-mappings/<int:pk>/delete/", self.mapping_delete_view.as_view(),
+                 name="ordercancel-mapping-delete"),
+            path("settings/", self.settings_index_view.as_view(), name="ordercancel-settings"),
+            path("settings/<int:site_id>/", self.settings_view.as_view(),
+                 name="ordercancel-settings-site"),
+            path("orders/<str:number>/resubmit/", self.resubmit_view.as_view(),
+                 name="ordercancel-order-resubmit"),
+            path("orders/<str:number>/cancel/", self.order_cancel_view.as_view(),
+                 name="ordercancel-order-cancel"),
+        ]
+        return self.post_process_urls(urls)
