@@ -3,6 +3,7 @@
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
 from oscar.core.loading import get_model
@@ -47,3 +48,26 @@ def test_admin_pages_open(client, superuser, order, model):
     detail = client.get(reverse("admin:oscar_ordercancel_ordercancellation_change",
                                 args=[cancellation.pk]))
     assert detail.status_code == 200 and str(order.number) in detail.content.decode()
+
+
+@pytest.mark.skipif(
+    not any(app.startswith("oscar_ordercancel.dashboard.orders") for app in settings.INSTALLED_APPS),
+    reason="the orders dashboard fork is not installed (ORDERCANCEL_FORKS=0)")
+def test_the_demo_staff_login_reaches_every_staff_screen(client):
+    call_command("load_demo_data", stdout=StringIO())
+    assert client.login(username="staff@example.com", password="staff")
+    pending = Order.objects.filter(status="Pending", user__email="customer@example.com").first()
+    cancelled = Order.objects.filter(status="Cancelled").first()
+    pages = [
+        reverse("dashboard:order-list"),
+        reverse("dashboard:order-detail", kwargs={"number": pending.number}),
+        reverse("dashboard:order-cancel", kwargs={"number": pending.number}),
+        reverse("dashboard:order-resubmit", kwargs={"number": cancelled.number}),
+        reverse("ordercancel_dashboard:ordercancel-mapping-list"),
+        reverse("ordercancel_dashboard:ordercancel-settings-site", kwargs={"site_id": 1}),
+    ]
+    for url in pages:
+        assert client.get(url).status_code == 200, url
+    start = client.post(reverse("dashboard:order-list"), {
+        "action": "cancel_selected_orders", "selected_order": [pending.pk]})
+    assert client.get(start.url).status_code == 200
