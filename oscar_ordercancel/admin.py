@@ -36,3 +36,36 @@ class OrderCancellationAdmin(admin.ModelAdmin):
     raw_id_fields = ("order", "user", "on_behalf_of")
     inlines = [OrderCancellationLineInline]
     readonly_fields = ("date_created", "date_completed")
+
+
+CancelJob = get_model("oscar_ordercancel", "CancelJob")
+CancelJobAttempt = get_model("oscar_ordercancel", "CancelJobAttempt")
+
+
+class ReadOnlyAdminMixin:
+    """Delivery records are written by the workers only; staff act through the dashboard."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CancelJobAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CancelJobAttempt
+    extra = 0
+    fields = ("started_at", "duration_ms", "outcome", "http_status", "error", "response")
+    readonly_fields = fields
+
+
+@admin.register(CancelJob)
+class CancelJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("idempotency_key", "processor", "state", "attempts", "next_attempt_at",
+                    "cancellation", "date_created")
+    list_filter = ("state", "processor")
+    search_fields = ("idempotency_key", "cancellation__order__number")
+    inlines = [CancelJobAttemptInline]
