@@ -37,7 +37,7 @@ from oscar_ordercancel.processors.registry import get_processor
 logger = logging.getLogger(__name__)
 
 #: Seconds kept free at the end of a lease, so a call never outlives it.
-LEASE_MARGIN = 5.0
+LEASE_MARGIN = 1.0
 
 
 def _models():
