@@ -1,6 +1,7 @@
 """Cancel jobs without a broker: the outbox, the processors' response rules against a real
 HTTP server, retries, request mode, staff actions, alerts (deliveries run inline)."""
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ from oscar_ordercancel.exceptions import CancellationError, CancellationVetoed
 from oscar_ordercancel.integrations import delivery, monitor
 from oscar_ordercancel.models import CancelJob, OrderCancellation, OrderStatusMapping
 from oscar_ordercancel.processors import (
+    CancelProcessor,
     EmailProcessor,
     PermanentError,
     Rejection,
@@ -439,12 +441,22 @@ def test_the_dispatcher_finds_due_retries_expired_leases_and_lost_wakeups(order,
     assert list(stuck.attempt_log.values_list("outcome", flat=True)) == ["succeeded", "lost"]
 
 
-def test_a_job_whose_lease_would_run_out_is_given_back(order, staff, settings):
-    settings.OSCAR_ORDERCANCEL_PROCESSORS = [{**LOG, "options": {"timeout": 400}}]
-    cancel_order(order, user=staff)
-    assert delivery.deliver() == []
-    job = CancelJob.objects.get()
-    assert job.state == "pending" and job.attempts == 0 and not job.attempt_log.exists()
+class SlowProcessor(CancelProcessor):
+    def process(self, payload, idempotency_key):
+        time.sleep(1.2)
+        return self.success()
+
+
+def test_jobs_whose_lease_would_run_out_are_given_back(customer, staff, settings):
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = [{
+        "name": "slow", "class": "tests.test_cancel_jobs.SlowProcessor", "options": {"timeout": 1.5}}]
+    settings.OSCAR_ORDERCANCEL_LEASE_SECONDS = 4  # 3 s usable: room for two calls, not three
+    for __ in range(3):
+        cancel_order(factories.place_order(customer), user=staff)
+    outcomes = delivery.deliver()
+    assert len(outcomes) == 2  # the third was given back, not called…
+    # …and woken again at once (inline here: the tests' Celery is eager), its attempt not counted
+    assert sorted(CancelJob.objects.values_list("state", "attempts")) == [("succeeded", 1)] * 3
 
 
 # -- processors ---------------------------------------------------------------------
@@ -506,3 +518,17 @@ def test_well_formed_processor_settings_pass(settings):
     with FakeERP() as erp:
         settings.OSCAR_ORDERCANCEL_PROCESSORS = [LOG, erp.processor_entry()]
     assert not [m for m in checks.run_checks() if m.level >= checks.ERROR]
+
+
+def test_the_admin_shows_jobs_and_attempts_read_only(client, superuser, order, settings):
+    from django.urls import reverse
+
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = [LOG]
+    job = job_of(cancel_order(order, user=superuser), "log")
+    delivery.deliver()
+    client.force_login(superuser)
+    assert client.get(reverse("admin:oscar_ordercancel_canceljob_changelist")).status_code == 200
+    page = client.get(reverse("admin:oscar_ordercancel_canceljob_change", args=[job.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200 and job.idempotency_key in html and "Succeeded" in html
+    assert client.get(reverse("admin:oscar_ordercancel_canceljob_add")).status_code == 403

@@ -9,6 +9,7 @@ its beat task sweep up jobs that nobody picked up.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from functools import partial
 
@@ -122,22 +123,45 @@ def celery_configured() -> bool:
     return _celery_configured()
 
 
+#: After a failed publish, wake-ups are not attempted for this many seconds: a broker
+#: client may spend seconds on one failing connection (redis-py retries with backoff),
+#: and every cancellation request would pay for it. The dispatcher sweeps the jobs up.
+BROKER_PAUSE_SECONDS = 30.0
+_broker_paused_until = 0.0
+
+
+def broker_is_back() -> None:
+    """Forget an earlier publish failure (the dispatcher calls this after publishing)."""
+    global _broker_paused_until
+    _broker_paused_until = 0.0
+
+
 def enqueue(job_ids: list[int]) -> None:
     """Wake a worker for ``job_ids`` (after commit). A lost wake-up is swept up later."""
+    global _broker_paused_until
     if not job_ids:
         return
     if not celery_configured():
         logger.info("Celery is not configured: cancel jobs %s wait for ordercancel_dispatch", job_ids)
         return
-    try:
-        from oscar_ordercancel.tasks import deliver_cancel_jobs
+    if time.monotonic() < _broker_paused_until:
+        logger.info("The broker failed recently: cancel jobs %s wait for the dispatcher", job_ids)
+        return
+    from kombu.exceptions import OperationalError
 
+    from oscar_ordercancel.tasks import deliver_cancel_jobs
+
+    try:
         # No publish retries: the job is safe in the database, and the dispatcher
         # re-queues it; retrying here would only hold up the request that cancelled.
         deliver_cancel_jobs.apply_async((job_ids,), retry=False)
-    except Exception:  # noqa: BLE001 - the cancellation has committed; log and go on
-        logger.warning("Could not queue cancel jobs %s; ordercancel_dispatch will", job_ids,
-                       exc_info=True)
+    except (OperationalError, OSError):
+        _broker_paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
+        logger.warning("Could not queue cancel jobs %s; the dispatcher will (no wake-ups for "
+                       "%.0f s)", job_ids, BROKER_PAUSE_SECONDS, exc_info=True)
+    except Exception:  # noqa: BLE001 - the cancellation has committed (eager mode: the task
+        # itself failed); the job's state says what happened; log and go on
+        logger.exception("Delivering cancel jobs %s failed", job_ids)
 
 
 def on_order_cancelled(sender, order, cancellation, **kwargs) -> None:
