@@ -25,14 +25,12 @@ def send_customer_email(cancellation_id: int, event_code: str) -> None:
 def deliver_cancel_jobs(job_ids: list[int]) -> int:
     """Claim the due jobs among ``job_ids`` and run their processors; return how many ran.
 
-    Other due jobs fill the batch (``OSCAR_ORDERCANCEL_DISPATCH_BATCH``), so a backlog
-    drains in batches; their own wake-ups then find nothing to do. Safe to run twice
-    (``acks_late``): a job is claimed in the database, and one that is not due (done,
-    running elsewhere, retry not yet due) is skipped.
+    Safe to run twice (``acks_late``): a job is claimed in the database, and one
+    that is not due (done, running elsewhere, retry not yet due) is skipped.
     """
     from oscar_ordercancel.integrations.delivery import deliver
 
-    return len(deliver(job_ids, fill=True))
+    return len(deliver(job_ids))
 
 
 @shared_task(name="oscar_ordercancel.dispatch_cancel_jobs", ignore_result=True)

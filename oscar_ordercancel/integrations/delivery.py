@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
@@ -80,12 +80,8 @@ def due_q(now) -> Q:
             | Q(state=CancelJob.State.RUNNING, lease_expires_at__lte=now))
 
 
-def claim(job_ids: list[int] | None = None, *, limit: int | None = None, fill: bool = False) -> list:
-    """Lock due jobs (skipping those another worker holds), mark them running, commit.
-
-    ``job_ids`` limits the claim to those jobs; with ``fill`` they come first and
-    other due jobs fill the batch up to ``limit`` (a wake-up means "there is work").
-    """
+def claim(job_ids: list[int] | None = None, *, limit: int | None = None) -> list:
+    """Lock due jobs (skipping those another worker holds), mark them running, commit."""
     CancelJob, CancelJobAttempt = _models()
     now = timezone.now()
     limit = limit or get_setting("OSCAR_ORDERCANCEL_DISPATCH_BATCH")
@@ -95,13 +91,9 @@ def claim(job_ids: list[int] | None = None, *, limit: int | None = None, fill: b
         lock["skip_locked"] = True
     with transaction.atomic():
         queryset = CancelJob.objects.filter(due_q(now))
-        order = ["next_attempt_at", "pk"]
-        if job_ids is not None and fill:
-            queryset = queryset.annotate(
-                named=Case(When(pk__in=list(job_ids), then=Value(0)), default=Value(1)))
-            order.insert(0, "named")
-        elif job_ids is not None:
+        if job_ids is not None:
             queryset = queryset.filter(pk__in=list(job_ids))
+        order = ["next_attempt_at", "pk"]
         jobs = list(queryset.select_for_update(**lock).order_by(*order)[:limit])
         if not jobs:
             return []
@@ -128,12 +120,16 @@ def release(jobs) -> None:
         next_attempt_at=timezone.now())
 
 
-def deliver(job_ids: list[int] | None = None, *, limit: int | None = None,
-            fill: bool = False) -> list[Outcome]:
-    """Claim due jobs (of ``job_ids``, or any; see :func:`claim`) and run each; return what happened."""
+def deliver(job_ids: list[int] | None = None, *, limit: int | None = None) -> list[Outcome]:
+    """Claim due jobs (of ``job_ids``, or any) and run each; return what happened."""
+    outcomes, __ = _run_batch(claim(job_ids, limit=limit))
+    return outcomes
+
+
+def _run_batch(jobs) -> tuple[list[Outcome], bool]:
+    """Run claimed jobs in turn; give back those the lease would not cover (then False)."""
     from oscar_ordercancel.integrations.outbox import enqueue
 
-    jobs = claim(job_ids, limit=limit, fill=fill)
     deadline = time.monotonic() + get_setting("OSCAR_ORDERCANCEL_LEASE_SECONDS") - LEASE_MARGIN
     outcomes = []
     for index, job in enumerate(jobs):
@@ -143,11 +139,11 @@ def deliver(job_ids: list[int] | None = None, *, limit: int | None = None,
                 rest = jobs[index:]
                 release(rest)
                 enqueue([j.pk for j in rest])
-                break
+                return outcomes, False
             logger.warning("Cancel processor %s: its timeout (%ss) exceeds the job lease; "
                            "see check ordercancel.E012", job.processor, processor.timeout)
         outcomes.append(run(job, processor))
-    return outcomes
+    return outcomes, True
 
 
 def _call(job, processor):
