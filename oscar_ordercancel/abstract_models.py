@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -176,3 +177,99 @@ class AbstractOrderCancellationLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.line}"
+
+
+class AbstractCancelJob(models.Model):
+    """One cancellation to deliver to one cancel processor: the outbox row, source of truth.
+
+    Written in the cancellation's transaction; Celery only carries the wake-up.
+    The idempotency key stays the same across retries and resends, so a receiver
+    that has already seen it can answer "done" without acting twice.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        REJECTED = "rejected", _("Rejected")
+        FAILED = "failed", _("Failed")
+
+    cancellation = models.ForeignKey(
+        "oscar_ordercancel.OrderCancellation", on_delete=models.CASCADE, related_name="jobs",
+        verbose_name=_("Cancellation"),
+    )
+    processor = models.CharField(_("Processor"), max_length=64, db_index=True)
+    state = models.CharField(
+        _("State"), max_length=16, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(
+        _("Attempts"), default=0,
+        help_text=_("Attempts in the current round (Retry now and Resend start a new round)."),
+    )
+    next_attempt_at = models.DateTimeField(_("Next attempt"), null=True, blank=True)
+    lease_expires_at = models.DateTimeField(_("Lease expires"), null=True, blank=True)
+    last_error = models.TextField(_("Last error"), blank=True)
+    rejection_reason = models.TextField(_("Rejection reason"), blank=True)
+    idempotency_key = models.CharField(_("Idempotency key"), max_length=100, unique=True)
+    payload = models.JSONField(_("Payload"), encoder=DjangoJSONEncoder)
+    date_created = models.DateTimeField(_("Created"), default=timezone.now, editable=False,
+                                        db_index=True)
+    date_updated = models.DateTimeField(_("Updated"), auto_now=True)
+    date_finished = models.DateTimeField(_("Finished"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        app_label = "oscar_ordercancel"
+        ordering = ["-date_created", "-pk"]
+        verbose_name = _("Cancel job")
+        verbose_name_plural = _("Cancel jobs")
+        constraints = [
+            models.UniqueConstraint(fields=["cancellation", "processor"],
+                                    name="ordercancel_one_job_per_processor"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="ordercancel_job_due"),
+            models.Index(fields=["processor", "date_finished"], name="ordercancel_job_streak"),
+        ]
+
+    def __str__(self) -> str:
+        return _("%(processor)s job for cancellation #%(cancellation)s") % {
+            "processor": self.processor, "cancellation": self.cancellation_id,
+        }
+
+    @property
+    def is_finished(self) -> bool:
+        """Succeeded, rejected or failed: nothing more happens unless staff act."""
+        return self.state in (self.State.SUCCEEDED, self.State.REJECTED, self.State.FAILED)
+
+
+class AbstractCancelJobAttempt(models.Model):
+    """One call of a processor for a job: when, how long, what came back."""
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", _("Succeeded")
+        REJECTED = "rejected", _("Rejected")
+        RETRY = "retry", _("Failed, will retry")
+        FAILED = "failed", _("Failed")
+        LOST = "lost", _("No answer (worker stopped)")
+
+    job = models.ForeignKey(
+        "oscar_ordercancel.CancelJob", on_delete=models.CASCADE, related_name="attempt_log",
+        verbose_name=_("Job"),
+    )
+    started_at = models.DateTimeField(_("Started"), db_index=True)
+    duration_ms = models.PositiveIntegerField(_("Duration (ms)"), default=0)
+    outcome = models.CharField(_("Outcome"), max_length=16, choices=Outcome.choices)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    error = models.TextField(_("Error"), blank=True)
+    response = models.TextField(_("Response (start)"), blank=True)
+
+    class Meta:
+        abstract = True
+        app_label = "oscar_ordercancel"
+        ordering = ["-started_at", "-pk"]
+        verbose_name = _("Cancel job attempt")
+        verbose_name_plural = _("Cancel job attempts")
+
+    def __str__(self) -> str:
+        return f"{self.job_id} @ {self.started_at:%Y-%m-%d %H:%M:%S}: {self.outcome}"

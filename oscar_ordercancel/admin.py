@@ -49,3 +49,23 @@ class OrderCancellationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("order__number", "user__email", "on_behalf_of__email")
     list_select_related = ("order", "user")
     inlines = [OrderCancellationLineInline]
+
+
+CancelJob = get_model("oscar_ordercancel", "CancelJob")
+CancelJobAttempt = get_model("oscar_ordercancel", "CancelJobAttempt")
+
+
+class CancelJobAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CancelJobAttempt
+    extra = 0
+    fields = ("started_at", "duration_ms", "outcome", "http_status", "error", "response")
+    readonly_fields = fields
+
+
+@admin.register(CancelJob)
+class CancelJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("idempotency_key", "processor", "state", "attempts", "next_attempt_at",
+                    "cancellation", "date_created")
+    list_filter = ("state", "processor")
+    search_fields = ("idempotency_key", "cancellation__order__number")
+    inlines = [CancelJobAttemptInline]

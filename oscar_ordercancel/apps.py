@@ -15,7 +15,7 @@ class OrderCancelConfig(AppConfig):
     def ready(self) -> None:
         """Connect the integration receivers and register the system checks."""
         from oscar_ordercancel import checks, signals  # noqa: F401
-        from oscar_ordercancel.integrations import notifications
+        from oscar_ordercancel.integrations import notifications, outbox
 
         signals.order_cancelled.connect(
             notifications.on_order_cancelled, dispatch_uid="ordercancel_notify_cancelled")
@@ -23,3 +23,8 @@ class OrderCancelConfig(AppConfig):
             notifications.on_cancellation_pending, dispatch_uid="ordercancel_notify_pending")
         signals.order_cancellation_rejected.connect(
             notifications.on_cancellation_rejected, dispatch_uid="ordercancel_notify_rejected")
+        # The outbox: cancel jobs written in the cancellation's own transaction.
+        signals.order_cancelled.connect(
+            outbox.on_order_cancelled, dispatch_uid="ordercancel_outbox_cancelled")
+        signals.order_cancellation_pending.connect(
+            outbox.on_cancellation_pending, dispatch_uid="ordercancel_outbox_pending")

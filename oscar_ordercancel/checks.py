@@ -106,18 +106,69 @@ def check_processors(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             hint="Configure a cancel processor (e.g. WebhookProcessor) for your ERP.",
             id="ordercancel.W003",
         ))
-    for entry in processors:
-        path = entry.get("class", "") if isinstance(entry, dict) else ""
-        try:
-            import_string(path)
-        except ImportError as exc:
-            messages.append(checks.Error(
-                f"Cancel processor {entry!r} does not import: {exc}", id="ordercancel.E007"))
+    messages.extend(processor_entry_messages(processors))
     try:
         import_string(get_setting("OSCAR_ORDERCANCEL_PAYMENT_HANDLER"))
     except ImportError as exc:
         messages.append(checks.Error(
             f"OSCAR_ORDERCANCEL_PAYMENT_HANDLER does not import: {exc}", id="ordercancel.E008"))
+    return messages
+
+
+def processor_entry_messages(processors) -> list[checks.CheckMessage]:
+    """Each entry needs a unique ``name``, an importable ``class`` and valid ``options``."""
+    from oscar_ordercancel.processors.base import CancelProcessor
+
+    messages = []
+    if not isinstance(processors, list | tuple):
+        return [checks.Error("OSCAR_ORDERCANCEL_PROCESSORS must be a list of dicts.",
+                             id="ordercancel.E009")]
+    seen = set()
+    lease = get_setting("OSCAR_ORDERCANCEL_LEASE_SECONDS")
+    for index, entry in enumerate(processors):
+        where = f"OSCAR_ORDERCANCEL_PROCESSORS[{index}]"
+        if not isinstance(entry, dict):
+            messages.append(checks.Error(f"{where} must be a dict with 'name', 'class' and "
+                                         "'options'.", id="ordercancel.E009"))
+            continue
+        name = entry.get("name")
+        if not name or not isinstance(name, str):
+            messages.append(checks.Error(f"{where} has no 'name'.", id="ordercancel.E009"))
+        elif len(name) > 64:
+            messages.append(checks.Error(f"{where}: the name '{name}' is longer than 64 characters.",
+                                         id="ordercancel.E009"))
+        elif name in seen:
+            messages.append(checks.Error(f"{where}: the processor name '{name}' is used twice.",
+                                         id="ordercancel.E010"))
+        seen.add(name)
+        options = entry.get("options", {})
+        if options is None:
+            options = {}
+        if not isinstance(options, dict):
+            messages.append(checks.Error(f"{where}: 'options' must be a dict.", id="ordercancel.E009"))
+            options = {}
+        path = entry.get("class")
+        if not path or not isinstance(path, str):
+            messages.append(checks.Error(f"{where} has no 'class'.", id="ordercancel.E009"))
+            continue
+        try:
+            cls = import_string(path)
+        except ImportError as exc:
+            messages.append(checks.Error(
+                f"Cancel processor {entry!r} does not import: {exc}", id="ordercancel.E007"))
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, CancelProcessor)):
+            messages.append(checks.Error(f"{where}: {path} is not a CancelProcessor subclass.",
+                                         id="ordercancel.E009"))
+            continue
+        for problem in cls.check_options(options):
+            messages.append(checks.Error(f"{where} ({name}): {problem}", id="ordercancel.E011"))
+        timeout = options.get("timeout", cls.default_timeout)
+        if isinstance(timeout, int | float) and timeout + 5 >= lease:
+            messages.append(checks.Error(
+                f"{where} ({name}): its timeout ({timeout}s) must be well under "
+                f"OSCAR_ORDERCANCEL_LEASE_SECONDS ({lease}s), or jobs would run twice.",
+                id="ordercancel.E012"))
     return messages
 
 

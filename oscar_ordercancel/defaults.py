@@ -36,3 +36,18 @@ OSCAR_ORDERCANCEL_LOCK_TIMEOUT = 10
 # Added by this package beyond the contract: which Oscar shipping event type
 # codes count as "in fulfilment"; None means any shipping event does.
 OSCAR_ORDERCANCEL_SHIPPED_EVENT_TYPES = None
+# Added by this package beyond the contract (cancel-processor delivery):
+#: Seconds a worker holds a claimed job; a job whose lease expired is delivered again
+#: (the worker died). Must exceed every processor's timeout.
+OSCAR_ORDERCANCEL_LEASE_SECONDS = 300
+#: A job written but not picked up by a worker after this many seconds is re-queued by
+#: the dispatcher (the wake-up was lost, e.g. the broker was down at commit).
+OSCAR_ORDERCANCEL_DISPATCH_GRACE_SECONDS = 60
+#: Jobs claimed at once by one delivery task, and ids per task sent by the dispatcher.
+OSCAR_ORDERCANCEL_DISPATCH_BATCH = 100
+#: Characters of a processor's response kept per attempt.
+OSCAR_ORDERCANCEL_ATTEMPT_RESPONSE_CHARS = 2048
+#: Jobs of one processor failing in a row before staff are alerted (dashboard and e-mail).
+OSCAR_ORDERCANCEL_FAILURE_ALERT_THRESHOLD = 5
+#: Addresses that get the alert e-mail; None = every active staff user with an e-mail.
+OSCAR_ORDERCANCEL_FAILURE_ALERT_EMAILS = None

@@ -3,6 +3,8 @@
 from oscar.core.loading import is_model_registered
 
 from oscar_ordercancel.abstract_models import (
+    AbstractCancelJob,
+    AbstractCancelJobAttempt,
     AbstractCancellationSettings,
     AbstractOrderCancellation,
     AbstractOrderCancellationLine,
@@ -38,3 +40,17 @@ if not is_model_registered("oscar_ordercancel", "OrderCancellationLine"):
         pass
 
     __all__.append("OrderCancellationLine")
+
+if not is_model_registered("oscar_ordercancel", "CancelJob"):
+
+    class CancelJob(AbstractCancelJob):
+        pass
+
+    __all__.append("CancelJob")
+
+if not is_model_registered("oscar_ordercancel", "CancelJobAttempt"):
+
+    class CancelJobAttempt(AbstractCancelJobAttempt):
+        pass
+
+    __all__.append("CancelJobAttempt")

@@ -23,11 +23,21 @@ order_cancellation_pending = Signal()
 #: kwargs: order, cancellation, reason, user.
 order_cancellation_rejected = Signal()
 
-#: Cancel-processor job outcomes, sender = the CancelJob model.
-#: kwargs: job; ``cancel_job_failed`` also ``error``, ``final``.
+#: Cancel-processor job outcomes, sent after the outcome committed, sender = the CancelJob model.
+#: kwargs: job; ``cancel_job_failed`` also ``error`` and ``final`` (False: it will be
+#: retried; True: retries are exhausted, the failure is permanent, or staff gave up).
 cancel_job_succeeded = Signal()
 cancel_job_failed = Signal()
 
 #: A cancelled order was placed again as a new order (``services.resubmit_order``), inside
 #: the transaction. kwargs: order (the new one), original, user.
 order_resubmitted = Signal()
+
+#: A processor refused the cancellation (kwargs: job, reason). In request mode the
+#: request is then declined (``order_cancellation_rejected``); in immediate mode the
+#: cancellation stays done on the shop side and goes on the attention list.
+cancel_job_rejected = Signal()
+
+#: Staff are alerted that a processor failed ``count`` jobs in a row (kwargs: processor,
+#: count, jobs). Sent once when the streak reaches ``OSCAR_ORDERCANCEL_FAILURE_ALERT_THRESHOLD``.
+cancel_processor_failing = Signal()

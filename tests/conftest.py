@@ -13,6 +13,9 @@ CHROMIUM = os.environ.get("ORDERCANCEL_CHROMIUM", "/usr/bin/chromium")
 
 
 REDIS_URL = os.environ.get("ORDERCANCEL_REDIS_URL", "redis://127.0.0.1:6379/14")
+#: The cancel-job delivery tests' own Redis database (other suites use 14 and 15).
+DELIVERY_REDIS_URL = os.environ.get("ORDERCANCEL_DELIVERY_REDIS_URL", "redis://127.0.0.1:6379/13")
+RABBITMQ_URL = os.environ.get("ORDERCANCEL_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 def _redis_available() -> bool:
@@ -22,6 +25,19 @@ def _redis_available() -> bool:
         return False
     try:
         return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _rabbitmq_available() -> bool:
+    try:
+        from kombu import Connection
+    except ImportError:
+        return False
+    try:
+        with Connection(RABBITMQ_URL, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+        return True
     except Exception:  # noqa: BLE001
         return False
 
@@ -51,6 +67,8 @@ def pytest_collection_modifyitems(config, items):
                                     "(ORDERCANCEL_DB=sqlite-file runs these tests)")
     if not _redis_available():
         missing["celery"] = f"Redis is not reachable at {REDIS_URL}"
+    if any("rabbitmq" in item.keywords for item in items) and not _rabbitmq_available():
+        missing["rabbitmq"] = f"RabbitMQ is not reachable at {RABBITMQ_URL}"
     if not _chromium_available():
         missing["browser"] = f"Chromium ({CHROMIUM}) or Playwright is not installed"
     for item in items:
@@ -68,7 +86,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("MISSING SERVICES", sep="!", red=True, bold=True)
         terminalreporter.write_line(
             f"{len(_skipped_for_services)} tests were SKIPPED because a service is missing "
-            "(PostgreSQL/Redis/Chromium). Run with ORDERCANCEL_STRICT=1 to make this fail.",
+            "(PostgreSQL/Redis/RabbitMQ/Chromium). Run with ORDERCANCEL_STRICT=1 to make this fail.",
             red=True, bold=True,
         )
 

@@ -1,0 +1,184 @@
+"""The transactional outbox: one ``CancelJob`` per configured processor, in the cancellation's
+transaction, and a Celery wake-up once it has committed.
+
+A cancellation and its jobs commit together or not at all. The wake-up may be
+lost (broker down, process killed after commit): ``ordercancel_dispatch`` and
+its beat task sweep up jobs that nobody picked up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+from oscar.core.loading import get_model
+
+from oscar_ordercancel.conf import get_setting, reason_label
+
+logger = logging.getLogger(__name__)
+
+#: The version of the payload's JSON shape (documented in docs/processors.rst).
+PAYLOAD_VERSION = 1
+
+
+def new_idempotency_key() -> str:
+    """A fresh key; a job keeps it for every retry and resend."""
+    return f"oc_{uuid.uuid4().hex}"
+
+
+def _erp_status_code(status: str) -> str:
+    OrderStatusMapping = get_model("oscar_ordercancel", "OrderStatusMapping")
+    return OrderStatusMapping.objects.filter(status=status).values_list(
+        "erp_status_code", flat=True).first() or ""
+
+
+def _money(value) -> str:
+    return f"{value:.2f}" if value is not None else "0.00"
+
+
+def build_payload(order, cancellation, *, mode: str) -> dict:
+    """The version-1 payload of ``cancellation``, without its idempotency key."""
+    from oscar_ordercancel.engine.payment import cancelled_value
+
+    records = list(cancellation.lines.select_related("line").order_by("pk"))
+    lines_by_id = {record.line_id: record.line for record in records}
+    quantities = {record.line_id: record.quantity for record in records}
+    with translation.override(settings.LANGUAGE_CODE):
+        label = reason_label(cancellation.reason) if cancellation.reason else ""
+    return {
+        "version": PAYLOAD_VERSION,
+        "job": "OrderCancel",
+        "parameters": {"OrderNumber": str(order.number)},
+        "cancellation": {
+            "id": cancellation.pk,
+            "mode": mode,
+            "state": cancellation.state,
+            "full": cancellation.is_full,
+            "channel": cancellation.channel,
+            "created": cancellation.date_created.isoformat(),
+        },
+        "order": {
+            "number": str(order.number),
+            "status": order.status,
+            "erp_status_code": _erp_status_code(order.status),
+            "previous_status": cancellation.previous_status,
+            "currency": order.currency,
+            "total_incl_tax": _money(order.total_incl_tax),
+        },
+        "lines": [
+            {
+                "line_id": record.line_id,
+                "partner_sku": record.line.partner_sku,
+                "partner_line_reference": record.line.partner_line_reference,
+                "upc": record.line.upc or "",
+                "title": record.line.title,
+                "quantity": record.quantity,
+                "ordered_quantity": record.line.quantity,
+            }
+            for record in records
+        ],
+        "reason": {"code": cancellation.reason, "label": label},
+        "note": cancellation.note,
+        "forced": cancellation.forced,
+        "refund": cancellation.refund_requested,
+        "amounts": {
+            "currency": order.currency,
+            "cancelled_value": _money(cancelled_value(lines_by_id, quantities)),
+            "voided": _money(cancellation.void_amount),
+            "refunded": _money(cancellation.refund_amount),
+        },
+    }
+
+
+def write_jobs(order, cancellation, *, mode: str) -> list:
+    """Create one pending job per configured processor (inside the caller's transaction)."""
+    CancelJob = get_model("oscar_ordercancel", "CancelJob")
+    names = [entry["name"] for entry in get_setting("OSCAR_ORDERCANCEL_PROCESSORS")]
+    if not names:
+        return []
+    payload = build_payload(order, cancellation, mode=mode)
+    now = timezone.now()
+    jobs = []
+    for name in names:
+        key = new_idempotency_key()
+        jobs.append(CancelJob(
+            cancellation=cancellation, processor=name, idempotency_key=key,
+            payload={**payload, "idempotency_key": key, "processor": name},
+            date_created=now, next_attempt_at=now,
+        ))
+    jobs = CancelJob.objects.bulk_create(jobs)
+    transaction.on_commit(partial(enqueue, [job.pk for job in jobs]))
+    return jobs
+
+
+def celery_configured() -> bool:
+    """True when Celery is installed and has a broker or runs eagerly."""
+    from oscar_ordercancel.integrations.notifications import _celery_configured
+
+    return _celery_configured()
+
+
+#: After a failed publish, wake-ups are not attempted for this many seconds: a broker
+#: client may spend seconds on one failing connection (redis-py retries with backoff),
+#: and every cancellation request would pay for it. The dispatcher sweeps the jobs up.
+BROKER_PAUSE_SECONDS = 30.0
+_broker_paused_until = 0.0
+
+
+def broker_is_back() -> None:
+    """Forget an earlier publish failure (the dispatcher calls this after publishing)."""
+    global _broker_paused_until
+    _broker_paused_until = 0.0
+
+
+def enqueue(job_ids: list[int]) -> None:
+    """Wake a worker for ``job_ids`` (after commit). A lost wake-up is swept up later."""
+    global _broker_paused_until
+    if not job_ids:
+        return
+    if not celery_configured():
+        logger.info("Celery is not configured: cancel jobs %s wait for ordercancel_dispatch", job_ids)
+        return
+    if time.monotonic() < _broker_paused_until:
+        logger.info("The broker failed recently: cancel jobs %s wait for the dispatcher", job_ids)
+        return
+    from kombu.exceptions import OperationalError
+
+    from oscar_ordercancel.tasks import deliver_cancel_jobs
+
+    try:
+        # No publish retries: the job is safe in the database, and the dispatcher
+        # re-queues it; retrying here would only hold up the request that cancelled.
+        deliver_cancel_jobs.apply_async((job_ids,), retry=False)
+    except (OperationalError, OSError):
+        _broker_paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
+        logger.warning("Could not queue cancel jobs %s; the dispatcher will (no wake-ups for "
+                       "%.0f s)", job_ids, BROKER_PAUSE_SECONDS, exc_info=True)
+    except Exception:  # noqa: BLE001 - the cancellation has committed (eager mode: the task
+        # itself failed); the job's state says what happened; log and go on
+        logger.exception("Delivering cancel jobs %s failed", job_ids)
+
+
+def on_order_cancelled(sender, order, cancellation, **kwargs) -> None:
+    """``order_cancelled`` receiver: jobs for an immediate cancellation.
+
+    A confirmed request already has its jobs (the ERP was asked once, and its
+    answer is what confirmed it): no second set is written.
+    """
+    if not get_setting("OSCAR_ORDERCANCEL_PROCESSORS"):
+        return
+    if cancellation.jobs.exists():
+        return
+    write_jobs(order, cancellation, mode="immediate")
+
+
+def on_cancellation_pending(sender, order, cancellation, **kwargs) -> None:
+    """``order_cancellation_pending`` receiver: jobs that ask the processors to confirm."""
+    if not get_setting("OSCAR_ORDERCANCEL_PROCESSORS"):
+        return
+    write_jobs(order, cancellation, mode="request")
