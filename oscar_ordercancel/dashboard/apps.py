@@ -12,7 +12,7 @@ from oscar.core.loading import get_class
 
 
 class OrderCancelDashboardConfig(OscarDashboardConfig):
-    """Status mappings, cancellation settings per site, and resubmitting cancelled orders."""
+    """Status mappings, cancellation settings per site, resubmitting cancelled orders, cancel jobs."""
 
     label = "ordercancel_dashboard"
     name = "oscar_ordercancel.dashboard"
@@ -45,6 +45,17 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
                 "oscar_ordercancel", f"view_{settings}"),
             # Either staff cancel permission (policy.rules.STAFF_PERMISSIONS) will do.
             "ordercancel-order-resubmit": tuple([perm] for perm in STAFF_PERMISSIONS),
+            # Cancel jobs: looking needs view_canceljob or a staff cancel permission;
+            # acting (and settling a request by hand) needs a staff cancel permission.
+            "ordercancel-job-list": (DashboardPermission.get("oscar_ordercancel", "view_canceljob"),
+                                     *([perm] for perm in STAFF_PERMISSIONS)),
+            "ordercancel-job-detail": (DashboardPermission.get("oscar_ordercancel", "view_canceljob"),
+                                       *([perm] for perm in STAFF_PERMISSIONS)),
+            "ordercancel-job-retry": tuple([perm] for perm in STAFF_PERMISSIONS),
+            "ordercancel-job-resend": tuple([perm] for perm in STAFF_PERMISSIONS),
+            "ordercancel-job-give-up": tuple([perm] for perm in STAFF_PERMISSIONS),
+            "ordercancel-cancellation-confirm": tuple([perm] for perm in STAFF_PERMISSIONS),
+            "ordercancel-cancellation-reject": tuple([perm] for perm in STAFF_PERMISSIONS),
             # The staff cancel page, for shops without the orders dashboard fork.
             "ordercancel-order-cancel": (*([perm] for perm in STAFF_PERMISSIONS),
                                          DashboardPermission.partner_dashboard_access),
@@ -62,6 +73,13 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
         self.settings_view = get_dashboard_class("views", "SiteSettingsView")
         self.resubmit_view = get_dashboard_class("views", "ResubmitOrderView")
         self.order_cancel_view = get_dashboard_class("orders.views", "OrderCancelView")
+        self.job_list_view = get_dashboard_class("views", "CancelJobListView")
+        self.job_detail_view = get_dashboard_class("views", "CancelJobDetailView")
+        self.job_retry_view = get_dashboard_class("views", "CancelJobRetryView")
+        self.job_resend_view = get_dashboard_class("views", "CancelJobResendView")
+        self.job_give_up_view = get_dashboard_class("views", "CancelJobGiveUpView")
+        self.cancellation_confirm_view = get_dashboard_class("views", "CancellationConfirmView")
+        self.cancellation_reject_view = get_dashboard_class("views", "CancellationRejectView")
         self.configure_permissions()
 
     def get_urls(self) -> list:
@@ -82,5 +100,16 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
                  name="ordercancel-order-resubmit"),
             path("orders/<str:number>/cancel/", self.order_cancel_view.as_view(),
                  name="ordercancel-order-cancel"),
+            path("jobs/", self.job_list_view.as_view(), name="ordercancel-job-list"),
+            path("jobs/<int:pk>/", self.job_detail_view.as_view(), name="ordercancel-job-detail"),
+            path("jobs/<int:pk>/retry/", self.job_retry_view.as_view(), name="ordercancel-job-retry"),
+            path("jobs/<int:pk>/resend/", self.job_resend_view.as_view(),
+                 name="ordercancel-job-resend"),
+            path("jobs/<int:pk>/give-up/", self.job_give_up_view.as_view(),
+                 name="ordercancel-job-give-up"),
+            path("cancellations/<int:pk>/confirm/", self.cancellation_confirm_view.as_view(),
+                 name="ordercancel-cancellation-confirm"),
+            path("cancellations/<int:pk>/reject/", self.cancellation_reject_view.as_view(),
+                 name="ordercancel-cancellation-reject"),
         ]
         return self.post_process_urls(urls)

@@ -1,4 +1,4 @@
-"""Forms of the dashboard screens: a status mapping and a site's cancellation settings."""
+"""Forms of the dashboard screens: status mappings, cancellation settings, cancel jobs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from oscar_ordercancel.models import CancellationSettings, OrderStatusMapping
+from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.models import CancelJob, CancellationSettings, OrderStatusMapping
 from oscar_ordercancel.policy.pipeline import order_pipeline
 from oscar_ordercancel.policy.rules import WINDOW_UNITS, split_window
 
@@ -131,3 +132,76 @@ class CancellationSettingsForm(forms.ModelForm):
         """Keep the pipeline's order; an empty selection inherits (stored as ``None``)."""
         chosen = set(self.cleaned_data.get("cancellable_statuses") or [])
         return [status for status in order_pipeline() if status in chosen] or None
+
+
+# -- cancel-processor jobs -----------------------------------------------------------
+
+
+def processor_choices() -> list[tuple[str, str]]:
+    """Every processor that has jobs or is configured, by name."""
+    names = set(CancelJob.objects.order_by().values_list("processor", flat=True).distinct())
+    names.update(entry.get("name", "") for entry in get_setting("OSCAR_ORDERCANCEL_PROCESSORS") or ()
+                 if isinstance(entry, dict))
+    return [(name, name) for name in sorted(filter(None, names))]
+
+
+class CancelJobSearchForm(forms.Form):
+    """The job list's filters (GET); a filter with bad input is reported and not applied."""
+
+    ALL, ATTENTION = "", "attention"
+
+    view = forms.ChoiceField(required=False, widget=forms.HiddenInput,
+                             choices=[(ALL, _("All jobs")), (ATTENTION, _("Attention"))])
+    state = forms.ChoiceField(label=_("State"), required=False)
+    processor = forms.ChoiceField(label=_("Processor"), required=False)
+    order_number = forms.CharField(label=_("Order number"), required=False, max_length=128)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["state"].choices = [("", _("Any state")), *CancelJob.State.choices]
+        self.fields["processor"].choices = [("", _("Any processor")), *processor_choices()]
+
+    def cleaned(self) -> dict:
+        """The valid filters only (``is_valid()`` must have run)."""
+        return {name: value for name, value in getattr(self, "cleaned_data", {}).items()
+                if name not in self.errors}
+
+    def filter(self, queryset):
+        """``queryset`` narrowed by every valid filter but the state."""
+        data = self.cleaned()
+        if data.get("processor"):
+            queryset = queryset.filter(processor=data["processor"])
+        if data.get("order_number", "").strip():
+            queryset = queryset.filter(cancellation__order__number__icontains=data["order_number"].strip())
+        return queryset
+
+    def filter_state(self, queryset):
+        """``queryset`` narrowed to the chosen state, if any."""
+        state = self.cleaned().get("state")
+        return queryset.filter(state=state) if state else queryset
+
+    @property
+    def attention(self) -> bool:
+        """Whether the "Attention" view was asked for."""
+        return self.cleaned().get("view") == self.ATTENTION
+
+
+class GiveUpForm(forms.Form):
+    """Why staff stop retrying a job (kept as its last error)."""
+
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=500,
+                             widget=forms.TextInput(attrs={"placeholder": _("Given up by staff.")}))
+
+
+class ConfirmCancellationForm(forms.Form):
+    """Staff confirm a requested cancellation by hand; an optional note is added to it."""
+
+    note = forms.CharField(label=_("Note"), required=False, max_length=1000)
+
+
+class RejectCancellationForm(forms.Form):
+    """Staff decline a requested cancellation by hand; the customer is told the reason."""
+
+    reason = forms.CharField(label=_("Reason"), max_length=1000, error_messages={
+        "required": _("Give a reason: the customer is told why the cancellation was declined."),
+    })

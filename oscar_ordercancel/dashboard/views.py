@@ -1,4 +1,5 @@
-"""Dashboard views: status mappings, cancellation settings per site, resubmitting an order.
+"""Dashboard views: status mappings, cancellation settings per site, resubmitting an order,
+cancel-processor jobs, and settling a requested cancellation by hand.
 
 They only validate input and call the package's helpers (``conf``, ``policy``,
 ``services``); no rule is decided here. Load them with
@@ -7,11 +8,15 @@ They only validate input and call the package's helpers (``conf``, ``policy``,
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.sites.models import Site
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -23,10 +28,18 @@ from oscar_ordercancel.conf import effective_settings, get_setting
 from oscar_ordercancel.dashboard.consistency import settings_warnings
 from oscar_ordercancel.dashboard.loading import get_dashboard_class
 from oscar_ordercancel.exceptions import CancellationError
-from oscar_ordercancel.models import CancellationSettings, OrderStatusMapping
+from oscar_ordercancel.integrations import monitor
+from oscar_ordercancel.models import CancelJob, CancellationSettings, OrderCancellation, OrderStatusMapping
 from oscar_ordercancel.policy.pipeline import order_pipeline
 from oscar_ordercancel.policy.rules import describe_window, is_cancelling_staff
-from oscar_ordercancel.services import resubmit_order
+from oscar_ordercancel.services import (
+    confirm_cancellation,
+    give_up_job,
+    reject_cancellation,
+    resend_job,
+    resubmit_order,
+    retry_job,
+)
 
 TEMPLATES = "oscar_ordercancel/dashboard/"
 
@@ -232,3 +245,229 @@ class ResubmitOrderView(generic.TemplateView):
                                     "your shop does.")
                          % {"original": self.order.number, "number": new.number})
         return redirect("dashboard:order-detail", number=new.number)
+
+
+# -- cancel-processor jobs ------------------------------------------------------------
+
+#: How many waiting requests the "Attention" view lists (the oldest first).
+WAITING_REQUESTS_SHOWN = 50
+
+
+class CancelJobListView(SingleTableView):
+    """Every cancel job, filterable by state, processor and order number, with counts per state.
+
+    ``?view=attention`` lists what needs a person instead: jobs a processor rejected
+    although the cancellation is done in the shop, and requests nobody has answered.
+    """
+
+    template_name = TEMPLATES + "job_list.html"
+    context_table_name = "jobs"
+    paginate_by = 25
+
+    def get_table_class(self) -> type:
+        """The table (a shop's fork may replace it)."""
+        return get_dashboard_class("tables", "CancelJobTable")
+
+    def get_form(self):
+        """The filter form, bound to the query string."""
+        form = get_dashboard_class("forms", "CancelJobSearchForm")(data=self.request.GET or None)
+        form.is_valid()  # errors are shown; only the valid filters apply
+        return form
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """Read the filters, then list."""
+        self.form = self.get_form()
+        return super().get(request, *args, **kwargs)
+
+    def base_queryset(self) -> QuerySet:
+        """The jobs before the state filter: all, or the attention list."""
+        queryset = monitor.attention_list() if self.form.attention else CancelJob.objects.all()
+        return self.form.filter(queryset)
+
+    def get_queryset(self) -> QuerySet:
+        """The filtered jobs, with their orders (one query per page, whatever its size)."""
+        return self.form.filter_state(self.base_queryset()).select_related("cancellation__order")
+
+    def get_context_data(self, **kwargs) -> dict:
+        """Add the form, the counts per state, the attention list's size and the failure alerts."""
+        ctx = super().get_context_data(**kwargs)
+        counts = monitor.job_counts(self.form.filter(CancelJob.objects.all()))
+        query = self.request.GET.copy()
+        for name in ("page", "view", "sort"):  # a count opens the full list in that state
+            query.pop(name, None)
+        state_links = []
+        for value, label in CancelJob.State.choices:
+            query["state"] = value
+            state_links.append({"state": value, "label": label, "count": counts[value],
+                                "query": query.urlencode()})
+        query.pop("state")
+        waiting = monitor.waiting_requests()
+        ctx.update(
+            form=self.form, attention=self.form.attention, state_links=state_links,
+            total=sum(counts.values()), chosen_state=self.form.cleaned().get("state", ""),
+            all_query=query.urlencode(),
+            attention_count=monitor.attention_list().count() + waiting.count(),
+            failing=monitor.failing_processors(),
+        )
+        if self.form.attention:
+            shown = list(waiting[:WAITING_REQUESTS_SHOWN])
+            ctx["waiting_requests"] = shown
+            ctx["waiting_deliveries"] = monitor.delivery_summaries(shown)
+        return ctx
+
+
+class CancelJobDetailView(generic.DetailView):
+    """One job: its payload, every attempt, what happens next, and the staff actions."""
+
+    template_name = TEMPLATES + "job_detail.html"
+    context_object_name = "job"
+
+    def get_queryset(self) -> QuerySet:
+        """Jobs with their cancellation and order."""
+        return CancelJob.objects.select_related("cancellation__order")
+
+    def get_context_data(self, **kwargs) -> dict:
+        """Add the attempts, the pretty payload, and which actions this user may take now."""
+        job = self.object
+        may_act = is_cancelling_staff(self.request.user)
+        return super().get_context_data(
+            attempts=list(job.attempt_log.all()),
+            payload_json=json.dumps(job.payload, indent=2, ensure_ascii=False, sort_keys=True),
+            order=job.cancellation.order,
+            may_act=may_act,
+            may_retry=may_act and monitor.may_retry(job),
+            may_resend=may_act and monitor.may_resend(job),
+            may_give_up=may_act and monitor.may_give_up(job),
+            give_up_form=get_dashboard_class("forms", "GiveUpForm")(),
+            **kwargs,
+        )
+
+
+class StaffActionView(generic.View):
+    """A POST-only staff action: only staff who may cancel, a 404 for an unknown object.
+
+    Outside ``ATOMIC_REQUESTS``: the service runs its own transaction, and a job's
+    wake-up is sent when that transaction commits, not when the request ends.
+    """
+
+    http_method_names = ["post"]
+
+    @classmethod
+    def as_view(cls, **initkwargs) -> Callable:
+        """The view, outside ``ATOMIC_REQUESTS``."""
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """Refuse users who may not cancel orders."""
+        if not is_cancelling_staff(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def perform(self, call: Callable[[], object], success: str) -> None:
+        """Run the service ``call``; report its refusal, or ``success``, as a message."""
+        try:
+            call()
+        except CancellationError as exc:
+            messages.error(self.request, exc.message)
+        else:
+            messages.success(self.request, success)
+
+
+class CancelJobActionView(StaffActionView):
+    """Retry now, Resend or Give up one job, then back to its page."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Call the service; it refuses, with a message and no change, what the job's state forbids."""
+        job = get_object_or_404(CancelJob.objects.select_related("cancellation__order"), pk=pk)
+        self.act(job)
+        return redirect("ordercancel_dashboard:ordercancel-job-detail", pk=job.pk)
+
+    def act(self, job: CancelJob) -> None:
+        """The action itself (each subclass)."""
+        raise NotImplementedError
+
+
+class CancelJobRetryView(CancelJobActionView):
+    """Deliver a pending or failed job now (a failed one gets a fresh retry budget)."""
+
+    def act(self, job: CancelJob) -> None:
+        """Call ``services.retry_job``."""
+        self.perform(lambda: retry_job(job, user=self.request.user),
+                     _("Job #%(id)s (%(processor)s) will be delivered now.")
+                     % {"id": job.pk, "processor": job.processor})
+
+
+class CancelJobResendView(CancelJobActionView):
+    """Deliver a finished job again, under the same idempotency key."""
+
+    def act(self, job: CancelJob) -> None:
+        """Call ``services.resend_job``."""
+        self.perform(lambda: resend_job(job, user=self.request.user),
+                     _("Job #%(id)s (%(processor)s) will be sent again under the same "
+                       "idempotency key.") % {"id": job.pk, "processor": job.processor})
+
+
+class CancelJobGiveUpView(CancelJobActionView):
+    """Stop retrying a pending job: it fails for good, with the reason staff gave."""
+
+    def act(self, job: CancelJob) -> None:
+        """Check the reason, then call ``services.give_up_job``."""
+        form = get_dashboard_class("forms", "GiveUpForm")(data=self.request.POST)
+        if not form.is_valid():
+            messages.error(self.request, " ".join(form.errors["reason"]))
+            return
+        self.perform(lambda: give_up_job(job, user=self.request.user,
+                                         reason=form.cleaned_data["reason"]),
+                     _("Job #%(id)s (%(processor)s) was given up: it will not be delivered.")
+                     % {"id": job.pk, "processor": job.processor})
+
+
+# -- settling a requested cancellation by hand (request mode) ----------------------------
+
+
+class CancellationSettleView(StaffActionView):
+    """Confirm or reject a requested cancellation, then back to the order page."""
+
+    form_name = ""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Call the service; a cancellation no longer requested is refused with a message."""
+        cancellation = get_object_or_404(OrderCancellation.objects.select_related("order"), pk=pk)
+        form = get_dashboard_class("forms", self.form_name)(data=request.POST)
+        if form.is_valid():
+            self.settle(cancellation, form.cleaned_data)
+        else:
+            messages.error(request, " ".join(error for errors in form.errors.values()
+                                             for error in errors))
+        return HttpResponseRedirect(reverse("dashboard:order-detail", kwargs={
+            "number": cancellation.order.number}) + "#ordercancel-history")
+
+    def settle(self, cancellation: OrderCancellation, data: dict) -> None:
+        """The settlement itself (each subclass)."""
+        raise NotImplementedError
+
+
+class CancellationConfirmView(CancellationSettleView):
+    """Apply a requested cancellation that the processors have not answered."""
+
+    form_name = "ConfirmCancellationForm"
+
+    def settle(self, cancellation: OrderCancellation, data: dict) -> None:
+        """Call ``services.confirm_cancellation``."""
+        self.perform(lambda: confirm_cancellation(cancellation, user=self.request.user,
+                                                  note=data["note"]),
+                     _("The cancellation of order %(number)s was confirmed.")
+                     % {"number": cancellation.order.number})
+
+
+class CancellationRejectView(CancellationSettleView):
+    """Decline a requested cancellation: the order returns to the status it had."""
+
+    form_name = "RejectCancellationForm"
+
+    def settle(self, cancellation: OrderCancellation, data: dict) -> None:
+        """Call ``services.reject_cancellation``."""
+        self.perform(lambda: reject_cancellation(cancellation, user=self.request.user,
+                                                 reason=data["reason"]),
+                     _("The cancellation of order %(number)s was declined; the customer is told "
+                       "why.") % {"number": cancellation.order.number})

@@ -52,12 +52,27 @@ def _wake(job) -> None:
     transaction.on_commit(partial(enqueue, [job.pk]))
 
 
+def may_retry(job) -> bool:
+    """Whether "Retry now" applies to ``job``: it is pending or failed."""
+    return job.state in (job.State.PENDING, job.State.FAILED)
+
+
+def may_resend(job) -> bool:
+    """Whether "Resend" applies to ``job``: it is finished (succeeded, rejected or failed)."""
+    return job.is_finished
+
+
+def may_give_up(job) -> bool:
+    """Whether "Give up" applies to ``job``: it is pending (a running job belongs to a worker)."""
+    return job.state == job.State.PENDING
+
+
 def retry_now(job, *, user=None):
     """Deliver a pending or failed job at once; a failed one gets a fresh retry budget."""
     CancelJob = _job_model()
     with transaction.atomic():
         job = _locked(job)
-        if job.state not in (CancelJob.State.PENDING, CancelJob.State.FAILED):
+        if not may_retry(job):
             raise CancellationError("job_not_retryable", _(
                 "Only a pending or failed job can be retried; this one is %(state)s.")
                 % {"state": job.get_state_display().lower()})
@@ -75,7 +90,7 @@ def resend(job, *, user=None):
     CancelJob = _job_model()
     with transaction.atomic():
         job = _locked(job)
-        if not job.is_finished:
+        if not may_resend(job):
             raise CancellationError("job_not_finished", _(
                 "Only a finished job can be sent again; this one is %(state)s.")
                 % {"state": job.get_state_display().lower()})
@@ -92,7 +107,7 @@ def give_up(job, *, user=None, reason: str = ""):
     CancelJob = _job_model()
     with transaction.atomic():
         job = _locked(job)
-        if job.state != CancelJob.State.PENDING:
+        if not may_give_up(job):
             raise CancellationError("job_not_pending", _(
                 "Only a pending job can be given up; this one is %(state)s.")
                 % {"state": job.get_state_display().lower()})

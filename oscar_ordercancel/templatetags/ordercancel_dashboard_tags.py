@@ -26,3 +26,9 @@ def ordercancel_resubmittable(order) -> bool:
     except CancellationError as exc:
         return exc.code == "insufficient_stock"
     return True
+
+
+@register.filter
+def ordercancel_lookup(mapping: dict | None, key) -> list:
+    """``mapping[key]``, or an empty list (e.g. the delivery states of one cancellation)."""
+    return (mapping or {}).get(key, [])

@@ -34,6 +34,7 @@ from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.dashboard.orders.forms import BulkCancelForm, StaffCancelForm
 from oscar_ordercancel.dashboard.orders.preview import cancellation_preview, line_facts
 from oscar_ordercancel.exceptions import CancellationError, StatusChangeRefused
+from oscar_ordercancel.integrations.monitor import delivery_summaries
 from oscar_ordercancel.policy import actor_role, decisions_for, evaluate, is_cancelling_staff, load_context
 from oscar_ordercancel.services import cancel_order
 
@@ -168,13 +169,17 @@ class OrderDetailView(DashboardCancellationMixin, oscar_views.OrderDetailView):
         ctx = super().get_context_data(**kwargs)
         order, user = self.object, self.request.user
         facts = load_context(order)
+        cancellations = list(order.cancellations.select_related("user", "on_behalf_of")
+                             .prefetch_related("lines__line"))
         ctx.update(
             may_cancel_orders=may_cancel(user),
             may_resubmit=is_cancelling_staff(user),
+            may_settle=is_cancelling_staff(user),
             cancel_decision=staff_decision(facts, user),
             cancel_lines=line_facts(facts),
-            cancellations=list(order.cancellations.select_related("user", "on_behalf_of")
-                               .prefetch_related("lines__line")),
+            cancellations=cancellations,
+            # each cancellation's delivery state per processor, one query for all
+            deliveries=delivery_summaries(cancellations),
             ordercancel_no_processors=not get_setting("OSCAR_ORDERCANCEL_PROCESSORS"),
         )
         return ctx
