@@ -65,6 +65,7 @@ def test_the_demo_staff_login_reaches_every_staff_screen(client):
         reverse("dashboard:order-resubmit", kwargs={"number": cancelled.number}),
         reverse("ordercancel_dashboard:ordercancel-mapping-list"),
         reverse("ordercancel_dashboard:ordercancel-settings-site", kwargs={"site_id": 1}),
+        reverse("ordercancel_dashboard:ordercancel-job-list"),
     ]
     for url in pages:
         assert client.get(url).status_code == 200, url

@@ -330,8 +330,11 @@ class CancelJobDetailView(generic.DetailView):
         """Add the attempts, the pretty payload, and which actions this user may take now."""
         job = self.object
         may_act = is_cancelling_staff(self.request.user)
+        attempts = list(job.attempt_log.all())
+        for attempt in attempts:  # "HTTP 500" says no more than the status column already does
+            attempt.error_detail = "" if attempt.error == f"HTTP {attempt.http_status}" else attempt.error
         return super().get_context_data(
-            attempts=list(job.attempt_log.all()),
+            attempts=attempts,
             payload_json=json.dumps(job.payload, indent=2, ensure_ascii=False, sort_keys=True),
             order=job.cancellation.order,
             may_act=may_act,
