@@ -1,6 +1,7 @@
 """Staff follow a cancellation to the ERP in a real browser: the job list, a job, Retry now."""
 
 import pytest
+from django.conf import settings as django_settings
 
 from oscar_ordercancel.integrations import delivery
 from oscar_ordercancel.models import CancelJob
@@ -11,6 +12,8 @@ from tests.test_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+FORKED = any(app.startswith("oscar_ordercancel.dashboard.orders")
+             for app in django_settings.INSTALLED_APPS)
 LOG = {"name": "warehouse", "class": "oscar_ordercancel.processors.LoggingProcessor", "options": {}}
 
 
@@ -54,3 +57,11 @@ def test_staff_find_a_failed_job_and_retry_it(live_server, page, screenshot, set
         failed.refresh_from_db()
         assert failed.state == "succeeded"
         assert erp.accepted[failed.idempotency_key] == 1
+
+        if FORKED:  # the order page's delivery states come with the orders dashboard fork
+            refused = CancelJob.objects.get(processor="erp", state="rejected").cancellation
+            page.goto(f"{live_server.url}/dashboard/orders/{refused.order.number}/#ordercancel-history")
+            page.wait_for_selector("#ordercancel-history-table", state="visible")
+            cell = page.inner_text(f"#ordercancel-cancellation-{refused.pk} .ordercancel-delivery")
+            assert "Rejected" in cell and "Already shipped" in cell and "Succeeded" in cell
+            screenshot("dashboard-order-deliveries")
