@@ -36,3 +36,13 @@ OSCAR_ORDERCANCEL_LOCK_TIMEOUT = 10
 # Added by this package beyond the contract: which Oscar shipping event type
 # codes count as "in fulfilment"; None means any shipping event does.
 OSCAR_ORDERCANCEL_SHIPPED_EVENT_TYPES = None
+# Added by this package beyond the contract: CSV / XLSX batches (``cancel_orders`` and the
+# dashboard upload). Files larger than this many bytes are refused before any row is read.
+OSCAR_ORDERCANCEL_BATCH_MAX_FILE_SIZE = 10 * 1024 * 1024
+# Files with more data rows than this are refused before any row is processed.
+OSCAR_ORDERCANCEL_BATCH_MAX_ROWS = 100_000
+# How many orders one transaction of a running batch cancels together.
+OSCAR_ORDERCANCEL_BATCH_CHUNK_SIZE = 200
+# A running batch whose progress has not moved for this many seconds is taken to have
+# lost its worker; ``resume_stalled_batches`` queues it again.
+OSCAR_ORDERCANCEL_BATCH_STALL_SECONDS = 300

@@ -3,6 +3,8 @@
 from oscar.core.loading import is_model_registered
 
 from oscar_ordercancel.abstract_models import (
+    AbstractCancellationBatch,
+    AbstractCancellationBatchRow,
     AbstractCancellationSettings,
     AbstractOrderCancellation,
     AbstractOrderCancellationLine,
@@ -38,3 +40,17 @@ if not is_model_registered("oscar_ordercancel", "OrderCancellationLine"):
         pass
 
     __all__.append("OrderCancellationLine")
+
+if not is_model_registered("oscar_ordercancel", "CancellationBatch"):
+
+    class CancellationBatch(AbstractCancellationBatch):
+        pass
+
+    __all__.append("CancellationBatch")
+
+if not is_model_registered("oscar_ordercancel", "CancellationBatchRow"):
+
+    class CancellationBatchRow(AbstractCancellationBatchRow):
+        pass
+
+    __all__.append("CancellationBatchRow")

@@ -19,3 +19,24 @@ def send_customer_email(cancellation_id: int, event_code: str) -> None:
     from oscar_ordercancel.integrations.notifications import send_cancellation_email
 
     send_cancellation_email(cancellation_id, event_code)
+
+
+@shared_task(name="oscar_ordercancel.run_cancellation_batch", acks_late=True,
+             reject_on_worker_lost=True)
+def run_cancellation_batch(batch_id: int) -> None:
+    """Run (or resume) a CSV batch; rows already done are skipped, so a redelivery is safe."""
+    from oscar_ordercancel.batches.runner import run_batch
+
+    run_batch(batch_id)
+
+
+@shared_task(name="oscar_ordercancel.resume_stalled_batches")
+def resume_stalled_batches() -> int:
+    """Queue again the running batches whose worker died (a Celery beat task)."""
+    from oscar_ordercancel.batches.runner import stalled_batches
+
+    count = 0
+    for batch_id in stalled_batches().values_list("pk", flat=True):
+        run_cancellation_batch.delay(batch_id)
+        count += 1
+    return count

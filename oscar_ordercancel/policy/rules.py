@@ -51,10 +51,18 @@ def _check_actor(ctx: CancellationContext, user, role: str) -> Decision | None:
     if role == "guest" and order.user_id is not None:
         return Decision.deny("not_owner")
     if role == "partner":
-        own = set(user.partners.values_list("pk", flat=True))
+        own = partner_ids(user)
         if any(line.partner_id not in own for line in ctx.lines):
             return Decision.deny("partner_lines")
     return None
+
+
+def partner_ids(user) -> set[int]:
+    """The partners ``user`` manages (a batch pins them on the user for its run)."""
+    pinned = getattr(user, "_ordercancel_partner_ids", None)
+    if pinned is not None:
+        return pinned
+    return set(user.partners.values_list("pk", flat=True))
 
 
 def _check_status(ctx: CancellationContext) -> Decision | None:
