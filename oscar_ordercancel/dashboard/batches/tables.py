@@ -33,6 +33,7 @@ class BatchRowTable(DashboardTable):
         model = CancellationBatchRow
         fields = ("row_number", "order_number", "sku", "quantity")
         order_by = "row_number"
+        orderable = False  # file order
         attrs = {"class": "table table-striped table-bordered table-sm", "id": "batch_rows"}
         row_attrs = {"data-status": lambda record: record.status or record.preview_status}
 
