@@ -21,6 +21,18 @@ def send_customer_email(cancellation_id: int, event_code: str) -> None:
     send_cancellation_email(cancellation_id, event_code)
 
 
+@shared_task(name="oscar_ordercancel.send_customer_emails")
+def send_customer_emails(items: list) -> None:
+    """Send the e-mails of a batch chunk; one that fails is retried on its own."""
+    from oscar_ordercancel.integrations.notifications import send_cancellation_email
+
+    for cancellation_id, event_code in items:
+        try:
+            send_cancellation_email(cancellation_id, event_code)
+        except Exception:  # noqa: BLE001 - retried alone, with its own backoff
+            send_customer_email.delay(cancellation_id, event_code)
+
+
 @shared_task(name="oscar_ordercancel.run_cancellation_batch", acks_late=True,
              reject_on_worker_lost=True)
 def run_cancellation_batch(batch_id: int) -> None:

@@ -7,11 +7,12 @@ memory.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from oscar.core.loading import get_model
@@ -22,7 +23,7 @@ from oscar_ordercancel.conf import reason_choices
 from oscar_ordercancel.policy import actor_role, evaluate, load_contexts
 from oscar_ordercancel.policy.rules import partner_ids
 
-PREVIEW_CHUNK = 1000
+PREVIEW_CHUNK = 2000
 YES = {"1", "y", "yes", "true", "x", "on"}
 NO = {"0", "n", "no", "false", "off"}
 #: Row-level refusal codes of the batch itself (the policy's codes come on top).
@@ -157,11 +158,11 @@ def _sku_lines(ctx, sku: str, quantity: int) -> dict[int, int]:
     return wanted
 
 
-def _describe(ctx, decision) -> str:
+def _describe(ctx, decision, words: dict) -> str:
     if decision.full:
-        return _("Cancels the whole order.")
+        return words["full"]
     lines = ctx.lines_by_id
-    return _("Cancels %(items)s.") % {"items": ", ".join(
+    return words["part"] % {"items": ", ".join(
         f"{qty} × {lines[pk].title}" for pk, qty in decision.quantities.items())}
 
 
@@ -171,6 +172,7 @@ def decide_rows(rows: list[ParsedRow], batch, user) -> dict[str, object]:
     numbers = {row.order_number for row in rows if row.ok}
     orders = {o.number: o for o in Order.objects.filter(number__in=numbers)}
     contexts = load_contexts(orders.values())
+    words = {"full": _("Cancels the whole order."), "part": _("Cancels %(items)s.")}
     for row in rows:
         if not row.ok:
             continue
@@ -190,7 +192,7 @@ def decide_rows(rows: list[ParsedRow], batch, user) -> dict[str, object]:
             row.options["lines"] = {str(pk): qty for pk, qty in lines.items()}
         decision = evaluate(ctx, user, lines=lines, force=row.options["force"], channel=batch.channel)
         if decision:
-            row.message = _describe(ctx, decision)
+            row.message = _describe(ctx, decision, words)
         else:
             row.code, row.message = decision.code, decision.message
     return orders
@@ -242,15 +244,38 @@ def _store_chunk(batch, chunk: list[ParsedRow], user, seen: dict) -> None:
             seen[key] = row.number
     orders = decide_rows(chunk, batch, user)
     Preview = CancellationBatchRow.Preview
-    objects = []
+    values = []
     for row in chunk:
         order = orders.get(row.order_number) if row.order_number else None
-        objects.append(CancellationBatchRow(
-            batch=batch, row_number=row.number, raw=row.raw, order_number=row.order_number[:128],
-            order=order, sku=row.sku[:128], quantity=row.quantity, options=row.options,
-            preview_status=Preview.ERROR if row.code else Preview.WILL_CANCEL,
-            preview_code=row.code, preview_message=row.message,
-        ))
-    CancellationBatchRow.objects.bulk_create(objects, batch_size=PREVIEW_CHUNK)
+        values.append({
+            "batch_id": batch.pk, "row_number": row.number, "raw": row.raw,
+            "order_number": row.order_number[:128], "order_id": order.pk if order else None,
+            "sku": row.sku[:128], "quantity": row.quantity, "options": row.options,
+            "preview_status": Preview.ERROR if row.code else Preview.WILL_CANCEL,
+            "preview_code": row.code, "preview_message": str(row.message),
+        })
+    insert_rows(CancellationBatchRow, values)
     batch.total_rows += len(chunk)
     batch.valid_rows += sum(1 for row in chunk if row.ok)
+
+
+def insert_rows(model, values: list[dict]) -> None:
+    """Insert batch rows: ``COPY`` on PostgreSQL (a 100,000-row preview), else ``bulk_create``."""
+    if not values:
+        return
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**v) for v in values], batch_size=PREVIEW_CHUNK)
+        return
+    fields = [model._meta.get_field(name.removesuffix("_id")) for name in values[0]]
+    defaults = [f for f in model._meta.concrete_fields
+                if not f.primary_key and f.attname not in values[0]]
+    columns = [f.column for f in fields] + [f.column for f in defaults]
+    constants = [f.get_db_prep_save(f.get_default(), connection) for f in defaults]
+    quote = connection.ops.quote_name
+    sql = (f"COPY {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+           "FROM STDIN")
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for value in values:
+            copy.write_row([json.dumps(v) if isinstance(v, dict) else v for v in value.values()]
+                           + constants)

@@ -22,6 +22,7 @@ from oscar.core.loading import get_model
 from oscar_ordercancel.batches.preview import pinned_actor
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.engine.batch import CancelRequest, cancel_many
+from oscar_ordercancel.engine.bulk import bulk_set
 from oscar_ordercancel.engine.transactions import cancellation_transaction
 
 logger = logging.getLogger(__name__)
@@ -137,8 +138,7 @@ def run_chunk(batch_id: int, user, size: int) -> tuple[object, int]:
                 row.status, row.code, row.message = Result.ERROR, outcome.error.code, outcome.error.message
         for row in rows:
             row.date_done = now
-        CancellationBatchRow.objects.bulk_update(
-            rows, ["status", "code", "message", "cancellation", "date_done"])
+        bulk_set(rows, ["status", "code", "message", "cancellation", "date_done"])
         succeeded = sum(1 for row in rows if row.status == Result.SUCCESS)
         batch.processed_rows += len(rows)
         batch.succeeded_rows += succeeded

@@ -28,9 +28,10 @@ from django.utils.translation import gettext as _
 from oscar.apps.order.processing import EventHandler as CoreEventHandler
 from oscar.core.loading import get_model
 
-from oscar_ordercancel import signals
+from oscar_ordercancel import grouping, signals
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.engine import cancel as steps
+from oscar_ordercancel.engine.bulk import bulk_set
 from oscar_ordercancel.engine.payment import get_payment_handler
 from oscar_ordercancel.engine.transactions import cancellation_transaction
 from oscar_ordercancel.exceptions import CancellationError
@@ -158,11 +159,12 @@ def _cancel_chunk(requests: Sequence[CancelRequest]) -> list[CancelOutcome]:
     steps._send_line_status_signals(changed)
     _move_many(items, accepted)
     OrderCancellationLine.objects.bulk_create([r for item in items for r in item[3]])
-    for (request, order, __, __, __), (__, __, cancellation, __, __) in zip(accepted, items, strict=True):
-        signals.order_cancelled.send(
-            sender=Order, order=order, cancellation=cancellation,
-            **steps._done_kwargs(cancellation, request.user, request.notify_customer))
-        outcomes[id(request)].cancellation = cancellation
+    with grouping.grouped():  # receivers' after-commit messages: one per chunk
+        for (request, order, *__), (__, __, cancellation, *__) in zip(accepted, items, strict=True):
+            signals.order_cancelled.send(
+                sender=Order, order=order, cancellation=cancellation,
+                **steps._done_kwargs(cancellation, request.user, request.notify_customer))
+            outcomes[id(request)].cancellation = cancellation
     return [outcomes[id(r)] for r in requests]
 
 
@@ -189,7 +191,6 @@ def _move_many(items, accepted) -> None:
 
     OrderNote = get_model("order", "OrderNote")
     OrderStatusChange = get_model("order", "OrderStatusChange")
-    Line = get_model("order", "Line")
     cancelled = get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS")
     notes, changes, moved, cascaded = [], [], [], []
     handlers: dict = {}
@@ -219,9 +220,9 @@ def _move_many(items, accepted) -> None:
         notes.append(OrderNote(order=order, message=note, note_type="System",
                                user=steps._acting_user(request.user)))
     if cascaded:
-        Line.objects.bulk_update(cascaded, ["status"])
+        bulk_set(cascaded, ["status"])
     if moved:
-        type(moved[0][0]).objects.bulk_update([order for order, __ in moved], ["status"])
+        bulk_set([order for order, __ in moved], ["status"])
         for order, old in moved:
             order_status_changed.send(sender=order, order=order, old_status=old,
                                       new_status=order.status)

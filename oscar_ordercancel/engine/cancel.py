@@ -16,6 +16,7 @@ from oscar.core.loading import get_class, get_model
 from oscar_ordercancel import signals
 from oscar_ordercancel.abstract_models import CUSTOMER_CHANNELS, Channel
 from oscar_ordercancel.conf import customer_reason_choices, get_setting, reason_choices, reason_label
+from oscar_ordercancel.engine.bulk import bulk_set
 from oscar_ordercancel.engine.payment import get_payment_handler
 from oscar_ordercancel.engine.stock import release_allocations
 from oscar_ordercancel.engine.transactions import cancellation_transaction
@@ -253,9 +254,8 @@ def _apply_lines(items, payment_handler) -> list:
     released = release_allocations(all_lines, all_quantities)
     touched = {all_lines[pk] for pk in released} | set(changed)
     if touched:
-        get_model("order", "Line").objects.bulk_update(
-            sorted(touched, key=lambda line: line.pk),
-            ["status", "num_allocated", "allocation_cancelled"])
+        bulk_set(sorted(touched, key=lambda line: line.pk),
+                 ["status", "num_allocated", "allocation_cancelled"])
     for order, ctx, cancellation, records, __ in items:
         for record in records:
             record.stock_released = released.get(record.line_id, 0)
