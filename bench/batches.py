@@ -18,6 +18,12 @@ from bench.data import make_orders
 SCALE = float(os.environ.get("ORDERCANCEL_BENCH_SCALE", "1"))
 
 
+def analyze() -> None:
+    """Refresh PostgreSQL's planner statistics after bulk-loading, as autovacuum would."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
 def _csv(header: str, rows) -> io.BytesIO:
     return io.BytesIO((header + "\n" + "\n".join(rows) + "\n").encode())
 
@@ -48,6 +54,9 @@ def throughput(staff, customer, records, counter_cls, naive_cancel) -> dict:
     results = {}
 
     batch_orders = make_orders(customer, records, n_batch, 3, "B3")
+    naive_orders = make_orders(customer, records, n_naive, 3, "NB")
+    floor_orders = make_orders(customer, records, n_batch, 3, "F3")
+    analyze()
     batch = create_batch(_csv("order_number", (o.number for o in batch_orders)), "bench.csv",
                          "orders", staff, reason="staff")
     assert batch.valid_rows == n_batch, batch.valid_rows
@@ -60,7 +69,6 @@ def throughput(staff, customer, records, counter_cls, naive_cancel) -> dict:
     assert batch.succeeded_rows == n_batch, (batch.succeeded_rows, batch.failed_rows)
     results["batch"] = (n_batch, seconds, counter.count)
 
-    naive_orders = make_orders(customer, records, n_naive, 3, "NB")
     counter = counter_cls()
     with connection.execute_wrapper(counter):
         began = time.perf_counter()
@@ -69,7 +77,6 @@ def throughput(staff, customer, records, counter_cls, naive_cancel) -> dict:
         seconds = time.perf_counter() - began
     results["naive"] = (n_naive, seconds, counter.count)
 
-    floor_orders = make_orders(customer, records, n_batch, 3, "F3")
     counter = counter_cls()
     with connection.execute_wrapper(counter):
         began = time.perf_counter()
@@ -112,6 +119,7 @@ def preview_100k(staff, customer, records) -> tuple[int, float, float]:
                 rows.append(f"{order.number},{skus[(index + j) % len(skus)]},1")
     data = ("order_number,sku,quantity\n" + "\n".join(rows) + "\n").encode()
     del rows, orders
+    analyze()
     connections.close_all()
     read, write = os.pipe()
     pid = os.fork()

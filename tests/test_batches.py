@@ -320,3 +320,15 @@ def test_money_is_refunded_only_when_asked(staff, customer):
     assert batch.succeeded_rows == 2
     refunds = [OrderCancellation.objects.get(order=o).refund_amount for o in paid]
     assert refunds == [Decimal("10.00") + paid[0].shipping_incl_tax, Decimal("0.00")]
+
+
+def test_an_order_list_selection_becomes_a_batch(staff, customer):
+    Order = get_model("order", "Order")
+    orders = [factories.place_order(customer, [("10.00", 1)]) for __ in range(3)]
+    from oscar_ordercancel.batches.preview import create_batch_for_orders
+
+    batch = create_batch_for_orders(Order.objects.filter(pk__in=[o.pk for o in orders]), staff,
+                                    reason="fraud")
+    assert (batch.file_name, batch.total_rows, batch.valid_rows) == ("Order list selection", 3, 3)
+    assert run(batch).succeeded_rows == 3
+    assert {c.reason for c in OrderCancellation.objects.all()} == {"fraud"}

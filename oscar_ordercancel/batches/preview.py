@@ -279,3 +279,22 @@ def insert_rows(model, values: list[dict]) -> None:
         for value in values:
             copy.write_row([json.dumps(v) if isinstance(v, dict) else v for v in value.values()]
                            + constants)
+
+
+def create_batch_for_orders(orders, user, *, reason: str = "", note: str = "", force: bool = False,
+                            refund: bool = False, notify_customer: bool | None = None,
+                            label: str = ""):
+    """Preview a batch of whole orders from a queryset (e.g. an order-list selection over the
+    bulk limit) instead of a file; start it with ``runner.start_batch``."""
+    CancellationBatch, __ = _models()
+    batch = CancellationBatch(
+        user=user if getattr(user, "is_authenticated", False) else None,
+        file_name=(label or _("Order list selection"))[:255], kind="orders",
+        channel=Channel.BATCH, reason=reason, note=note, force=force, refund=refund,
+        notify_customer=notify_customer)
+    numbers = orders.order_by("pk").values_list("number", flat=True).iterator(chunk_size=2000)
+    with transaction.atomic():
+        batch.save()
+        preview_rows(batch, ((index, {"order_number": str(number)})
+                             for index, number in enumerate(numbers, start=1)), user)
+    return batch

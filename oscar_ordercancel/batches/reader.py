@@ -12,7 +12,6 @@ import codecs
 import csv
 import io
 import re
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -223,7 +222,7 @@ def _load_xlsx(stream):
     stream.seek(0)
     try:
         return openpyxl.load_workbook(stream, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError) as exc:
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on a broken workbook
         raise FileRefused(_("The file is not a readable .xlsx workbook.")) from exc
 
 
@@ -233,7 +232,9 @@ def _xlsx_rows(stream) -> Iterator[list[str]]:
         sheet = workbook.worksheets[0]
         for row in sheet.iter_rows(values_only=True):
             yield [_xlsx_cell(value) for value in row]
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
+    except FileRefused:
+        raise
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on a broken workbook
         raise FileRefused(_("The file is not a readable .xlsx workbook.")) from exc
     finally:
         workbook.close()

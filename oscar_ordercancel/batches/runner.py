@@ -57,12 +57,14 @@ def start_batch(batch, *, enqueue: bool = True):
 
 
 def enqueue_batch(batch_id: int) -> None:
-    """Send the batch's Celery task (run it here when Celery is not installed)."""
-    try:
-        from oscar_ordercancel.tasks import run_cancellation_batch
-    except ImportError:
+    """Send the batch's Celery task (run it here when Celery is not installed or configured)."""
+    from oscar_ordercancel.integrations.notifications import _celery_configured
+
+    if not _celery_configured():
         run_batch(batch_id)
         return
+    from oscar_ordercancel.tasks import run_cancellation_batch
+
     run_cancellation_batch.delay(batch_id)
 
 
