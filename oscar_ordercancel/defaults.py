@@ -42,7 +42,7 @@ OSCAR_ORDERCANCEL_BATCH_MAX_FILE_SIZE = 10 * 1024 * 1024
 # Files with more data rows than this are refused before any row is processed.
 OSCAR_ORDERCANCEL_BATCH_MAX_ROWS = 100_000
 # How many orders one transaction of a running batch cancels together.
-OSCAR_ORDERCANCEL_BATCH_CHUNK_SIZE = 200
+OSCAR_ORDERCANCEL_BATCH_CHUNK_SIZE = 500
 # A running batch whose progress has not moved for this many seconds is taken to have
 # lost its worker; ``resume_stalled_batches`` queues it again.
 OSCAR_ORDERCANCEL_BATCH_STALL_SECONDS = 300

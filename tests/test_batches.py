@@ -332,3 +332,23 @@ def test_an_order_list_selection_becomes_a_batch(staff, customer):
     assert (batch.file_name, batch.total_rows, batch.valid_rows) == ("Order list selection", 3, 3)
     assert run(batch).succeeded_rows == 3
     assert {c.reason for c in OrderCancellation.objects.all()} == {"fraud"}
+
+
+def test_a_receiver_crashing_on_one_order_rolls_back_only_that_order(staff, customer):
+    orders = [factories.place_order(customer, [("10.00", 1)]) for __ in range(3)]
+    broken = orders[2]
+
+    def crash(order, **kwargs):
+        if order.pk == broken.pk:
+            raise RuntimeError("ERP adapter bug")
+
+    signals.order_cancelled.connect(crash, weak=False, dispatch_uid="t-crash")
+    try:
+        batch = run(upload("order_number\n" + "\n".join(str(o.number) for o in orders) + "\n", staff))
+    finally:
+        signals.order_cancelled.disconnect(dispatch_uid="t-crash")
+    assert [r.code for r in rows(batch).values()] == ["ok", "ok", "unexpected_error"]
+    assert "RuntimeError" in rows(batch)[4].message
+    before = factories.snapshot(broken)
+    assert (before["status"], before["cancellations"], before["notes"]) == ("Pending", 0, 0)
+    assert before["lines"] == [("Pending", 1, False)] and before["stock"] == [1]

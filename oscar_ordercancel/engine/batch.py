@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from oscar.apps.order.processing import EventHandler as CoreEventHandler
@@ -96,11 +95,9 @@ def _isolated(request: CancelRequest) -> CancelOutcome:
             return _cancel_chunk([request])[0]
     except CancellationError as exc:
         return CancelOutcome(request, error=exc)
-    except (DatabaseError, Exception) as exc:  # noqa: BLE001 - one order's failure is its own
+    except Exception as exc:  # noqa: BLE001 - one order's failure is its own
         logger.exception("Batch cancellation of order #%s failed", request.order_id)
-        return CancelOutcome(request, error=CancellationError(
-            "unexpected_error", _("An unexpected error stopped this cancellation (%(error)s); "
-                                  "nothing was changed.") % {"error": type(exc).__name__}))
+        return CancelOutcome(request, error=_unexpected(exc))
 
 
 def _one_by_one(request: CancelRequest) -> CancelOutcome:
@@ -117,6 +114,15 @@ def _one_by_one(request: CancelRequest) -> CancelOutcome:
         return CancelOutcome(request, cancellation=cancellation)
     except CancellationError as exc:
         return CancelOutcome(request, error=exc)
+    except Exception as exc:  # noqa: BLE001 - one order's failure is its own
+        logger.exception("Batch cancellation of order #%s failed", request.order_id)
+        return CancelOutcome(request, error=_unexpected(exc))
+
+
+def _unexpected(exc: Exception) -> CancellationError:
+    return CancellationError(
+        "unexpected_error", _("An unexpected error stopped this cancellation (%(error)s); "
+                              "nothing was changed.") % {"error": type(exc).__name__})
 
 
 def _cancel_chunk(requests: Sequence[CancelRequest]) -> list[CancelOutcome]:
