@@ -87,8 +87,11 @@ def _next_rows(batch, size: int) -> list:
     """The next rows not done, in file order, at most one per order (a chunk cancels each once)."""
     __, CancellationBatchRow = _models()
     picked, orders = [], set()
+    # Whole-order rows name each order once (the preview refused duplicates); line rows may
+    # name one order several times, so look further ahead for rows of other orders.
+    ahead = size * 4 if batch.kind == batch.Kind.LINES else size
     for row in (CancellationBatchRow.objects.filter(batch_id=batch.pk, status="")
-                .order_by("row_number")[:size * 4]):
+                .defer("raw", "preview_message").order_by("row_number")[:ahead]):
         if row.order_id in orders:
             continue
         orders.add(row.order_id)
