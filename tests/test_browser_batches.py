@@ -76,6 +76,7 @@ def test_staff_cancel_line_items_from_a_csv_file(live_server, page, screenshot, 
     batch = CancellationBatch.objects.get()
     runner.run_batch(batch.pk, chunk_size=2)  # the worker
     page.wait_for_selector("#progress_bar[aria-valuenow='100']")
+    page.wait_for_timeout(700)  # Bootstrap animates the bar's width
     screenshot("batch-progress")
     page.wait_for_selector("#failed_warning")
     assert "3 rows were not cancelled." in page.inner_text("#failed_warning")

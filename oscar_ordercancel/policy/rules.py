@@ -196,6 +196,9 @@ def _why_not_cancellable(ctx: CancellationContext, line) -> str:
     if ctx.remaining_quantity(line) and line.status not in get_setting(
             "OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES"):
         reasons.append(_("the line is being processed (%(status)s)") % {"status": line.status})
+    if not reasons and ctx.remaining_quantity(line):  # asked for more than the line has
+        return ngettext("the line has %(count)d item", "the line has %(count)d items",
+                        line.quantity) % {"count": line.quantity}
     return ", ".join(reasons) or _("nothing more is left")
 
 
