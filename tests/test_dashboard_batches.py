@@ -135,3 +135,19 @@ def test_any_upload_answers_without_a_server_error(staff_client, order, content,
     if response.status_code == 302:
         assert staff_client.get(response["Location"]).status_code == 200
     assert factories.snapshot(order)["cancellations"] == 0
+
+
+def test_progress_of_a_running_batch_says_how_long_is_left(staff_client, staff):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    batch = CancellationBatch.objects.create(
+        user=staff, file_name="big.csv", state="running", total_rows=1000, valid_rows=1000,
+        processed_rows=250, succeeded_rows=240, failed_rows=10,
+        date_started=timezone.now() - timedelta(seconds=30))
+    progress = staff_client.get(url("progress", pk=batch.pk)).json()
+    assert (progress["percent"], progress["processed"], progress["failed"]) == (25, 250, 10)
+    assert 85 <= progress["seconds_left"] <= 95 and progress["finished"] is False
+    page = staff_client.get(url("detail", pk=batch.pk)).content.decode()
+    assert 'aria-valuenow="25"' in page and "s left" in page
