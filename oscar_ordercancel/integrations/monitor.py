@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
@@ -21,6 +22,9 @@ from oscar.core.loading import get_model
 from oscar_ordercancel import signals
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.exceptions import CancellationError
+
+if TYPE_CHECKING:
+    from oscar_ordercancel.abstract_models import AbstractCancelJob
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +56,7 @@ def _wake(job) -> None:
     transaction.on_commit(partial(enqueue, [job.pk]))
 
 
-def retry_now(job, *, user=None):
+def retry_now(job, *, user=None) -> AbstractCancelJob:
     """Deliver a pending or failed job at once; a failed one gets a fresh retry budget."""
     CancelJob = _job_model()
     with transaction.atomic():
@@ -70,7 +74,7 @@ def retry_now(job, *, user=None):
     return job
 
 
-def resend(job, *, user=None):
+def resend(job, *, user=None) -> AbstractCancelJob:
     """Deliver a finished job again under the same idempotency key (a fresh retry budget)."""
     CancelJob = _job_model()
     with transaction.atomic():
@@ -87,7 +91,7 @@ def resend(job, *, user=None):
     return job
 
 
-def give_up(job, *, user=None, reason: str = ""):
+def give_up(job, *, user=None, reason: str = "") -> AbstractCancelJob:
     """Stop retrying a pending job: it fails for good (``cancel_job_failed``, ``final=True``)."""
     CancelJob = _job_model()
     with transaction.atomic():
