@@ -132,6 +132,10 @@ class AbstractOrderCancellation(models.Model):
     date_created = models.DateTimeField(_("Requested at"), default=timezone.now, editable=False,
                                         db_index=True)
     date_completed = models.DateTimeField(_("Completed at"), null=True, blank=True)
+    batch = models.ForeignKey(
+        "oscar_ordercancel.CancellationBatch", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="cancellations", verbose_name=_("CSV batch"),
+    )
 
     class Meta:
         abstract = True
@@ -273,3 +277,151 @@ class AbstractCancelJobAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} @ {self.started_at:%Y-%m-%d %H:%M:%S}: {self.outcome}"
+
+
+class AbstractCancellationBatch(models.Model):
+    """A CSV / XLSX upload of orders or line items to cancel: its options, state and progress."""
+
+    class Kind(models.TextChoices):
+        ORDERS = "orders", _("Orders")
+        LINES = "lines", _("Line items")
+
+    class State(models.TextChoices):
+        PREVIEWED = "previewed", _("Previewed")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("Uploaded by"),
+    )
+    file_name = models.CharField(_("File name"), max_length=255)
+    kind = models.CharField(_("Kind"), max_length=16, choices=Kind.choices, default=Kind.ORDERS)
+    channel = models.CharField(_("Channel"), max_length=16, choices=Channel.choices,
+                               default=Channel.BATCH)
+    reason = models.CharField(_("Default reason"), max_length=64, blank=True)
+    note = models.TextField(_("Default staff note"), blank=True)
+    force = models.BooleanField(_("Force by default"), default=False)
+    refund = models.BooleanField(_("Refund by default"), default=False)
+    notify_customer = models.BooleanField(_("Notify the customers"), null=True, blank=True)
+    state = models.CharField(_("State"), max_length=16, choices=State.choices,
+                             default=State.PREVIEWED, db_index=True)
+    total_rows = models.PositiveIntegerField(_("Rows"), default=0)
+    valid_rows = models.PositiveIntegerField(_("Valid rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("Processed rows"), default=0)
+    succeeded_rows = models.PositiveIntegerField(_("Succeeded"), default=0)
+    failed_rows = models.PositiveIntegerField(_("Failed"), default=0)
+    error = models.TextField(_("Error"), blank=True)
+    task_id = models.CharField(_("Task id"), max_length=255, blank=True)
+    date_created = models.DateTimeField(_("Uploaded at"), default=timezone.now, db_index=True)
+    date_started = models.DateTimeField(_("Started at"), null=True, blank=True)
+    date_finished = models.DateTimeField(_("Finished at"), null=True, blank=True)
+    #: Last time the running batch made progress (a stalled worker is noticed by it).
+    date_progress = models.DateTimeField(_("Last progress"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        app_label = "oscar_ordercancel"
+        ordering = ["-date_created", "-pk"]
+        verbose_name = _("Cancellation batch")
+        verbose_name_plural = _("Cancellation batches")
+
+    def __str__(self) -> str:
+        return _("Batch #%(pk)s (%(file)s)") % {"pk": self.pk, "file": self.file_name}
+
+    @property
+    def invalid_rows(self) -> int:
+        """Rows the preview refused."""
+        return self.total_rows - self.valid_rows
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the batch has stopped running for good."""
+        return self.state in (self.State.COMPLETED, self.State.FAILED)
+
+    @property
+    def duration(self):
+        """How long the run took (or has taken so far), or None before it started."""
+        if not self.date_started:
+            return None
+        return (self.date_finished or timezone.now()) - self.date_started
+
+    @property
+    def percent(self) -> int:
+        """Processed rows as a whole percentage of all rows."""
+        if not self.total_rows:
+            return 100 if self.is_finished else 0
+        return int(100 * self.processed_rows / self.total_rows)
+
+    def seconds_left(self) -> int | None:
+        """Estimated seconds until the run ends, from the pace so far."""
+        if self.state != self.State.RUNNING or not self.date_started:
+            return None
+        done = self.processed_rows
+        left = self.total_rows - done
+        if not done:
+            return None
+        elapsed = (timezone.now() - self.date_started).total_seconds()
+        return max(int(elapsed / done * left), 0)
+
+
+class AbstractCancellationBatchRow(models.Model):
+    """One row of a batch file: what it asked for, what the preview said, how it ended."""
+
+    class Preview(models.TextChoices):
+        WILL_CANCEL = "will_cancel", _("Will cancel")
+        ERROR = "error", _("Error")
+
+    class Result(models.TextChoices):
+        PENDING = "", _("Pending")
+        SUCCESS = "success", _("SUCCESS")
+        ERROR = "error", _("ERROR")
+
+    batch = models.ForeignKey(
+        "oscar_ordercancel.CancellationBatch", on_delete=models.CASCADE, related_name="rows",
+        verbose_name=_("Batch"),
+    )
+    row_number = models.PositiveIntegerField(_("Row"))
+    raw = models.JSONField(_("Values as uploaded"), default=dict)
+    order_number = models.CharField(_("Order number"), max_length=128, blank=True)
+    order = models.ForeignKey(
+        "order.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("Order"),
+    )
+    sku = models.CharField(_("SKU"), max_length=128, blank=True)
+    quantity = models.PositiveIntegerField(_("Quantity"), null=True, blank=True)
+    #: The row's options after defaults: reason, note, force, refund, lines ({line id: qty}).
+    options = models.JSONField(_("Options"), default=dict)
+    preview_status = models.CharField(_("Preview"), max_length=16, choices=Preview.choices)
+    preview_code = models.CharField(_("Preview code"), max_length=64, blank=True)
+    preview_message = models.TextField(_("Preview message"), blank=True)
+    status = models.CharField(_("Result"), max_length=16, choices=Result.choices, blank=True,
+                              default=Result.PENDING, db_index=True)
+    code = models.CharField(_("Result code"), max_length=64, blank=True)
+    message = models.TextField(_("Message"), blank=True)
+    cancellation = models.ForeignKey(
+        "oscar_ordercancel.OrderCancellation", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("Cancellation"),
+    )
+    date_done = models.DateTimeField(_("Done at"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        app_label = "oscar_ordercancel"
+        ordering = ["batch", "row_number"]
+        unique_together = [("batch", "row_number")]
+        # A running batch reads its next pending rows in file order.
+        indexes = [models.Index(fields=["batch", "status", "row_number"],
+                                name="ordercancel_batchrow_todo")]
+        verbose_name = _("Cancellation batch row")
+        verbose_name_plural = _("Cancellation batch rows")
+
+    def __str__(self) -> str:
+        return _("Row %(row)s of batch #%(batch)s") % {"row": self.row_number, "batch": self.batch_id}
+
+    @property
+    def is_done(self) -> bool:
+        """Whether the row has its final status."""
+        return bool(self.status)

@@ -69,3 +69,25 @@ class CancelJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("state", "processor")
     search_fields = ("idempotency_key", "cancellation__order__number")
     inlines = [CancelJobAttemptInline]
+
+
+CancellationBatch = get_model("oscar_ordercancel", "CancellationBatch")
+CancellationBatchRow = get_model("oscar_ordercancel", "CancellationBatchRow")
+
+
+@admin.register(CancellationBatch)
+class CancellationBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("pk", "file_name", "kind", "state", "user", "total_rows", "succeeded_rows",
+                    "failed_rows", "date_created", "date_finished")
+    list_filter = ("state", "kind", "channel")
+    search_fields = ("file_name", "user__email")
+    list_select_related = ("user",)
+
+
+@admin.register(CancellationBatchRow)
+class CancellationBatchRowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("batch", "row_number", "order_number", "sku", "quantity", "preview_status",
+                    "status", "message")
+    list_filter = ("status", "preview_status")
+    search_fields = ("order_number", "sku")
+    raw_id_fields = ("batch", "order", "cancellation")

@@ -51,3 +51,15 @@ OSCAR_ORDERCANCEL_ATTEMPT_RESPONSE_CHARS = 2048
 OSCAR_ORDERCANCEL_FAILURE_ALERT_THRESHOLD = 5
 #: Addresses that get the alert e-mail; None = every active staff user with an e-mail.
 OSCAR_ORDERCANCEL_FAILURE_ALERT_EMAILS = None
+
+
+# Added by this package beyond the contract: CSV / XLSX batches (``cancel_orders`` and the
+# dashboard upload). Files larger than this many bytes are refused before any row is read.
+OSCAR_ORDERCANCEL_BATCH_MAX_FILE_SIZE = 10 * 1024 * 1024
+# Files with more data rows than this are refused before any row is processed.
+OSCAR_ORDERCANCEL_BATCH_MAX_ROWS = 100_000
+# How many orders one transaction of a running batch cancels together.
+OSCAR_ORDERCANCEL_BATCH_CHUNK_SIZE = 500
+# A running batch whose progress has not moved for this many seconds is taken to have
+# lost its worker; ``resume_stalled_batches`` queues it again.
+OSCAR_ORDERCANCEL_BATCH_STALL_SECONDS = 300

@@ -5,6 +5,8 @@ from oscar.core.loading import is_model_registered
 from oscar_ordercancel.abstract_models import (
     AbstractCancelJob,
     AbstractCancelJobAttempt,
+    AbstractCancellationBatch,
+    AbstractCancellationBatchRow,
     AbstractCancellationSettings,
     AbstractOrderCancellation,
     AbstractOrderCancellationLine,
@@ -54,3 +56,17 @@ if not is_model_registered("oscar_ordercancel", "CancelJobAttempt"):
         pass
 
     __all__.append("CancelJobAttempt")
+
+if not is_model_registered("oscar_ordercancel", "CancellationBatch"):
+
+    class CancellationBatch(AbstractCancellationBatch):
+        pass
+
+    __all__.append("CancellationBatch")
+
+if not is_model_registered("oscar_ordercancel", "CancellationBatchRow"):
+
+    class CancellationBatchRow(AbstractCancellationBatchRow):
+        pass
+
+    __all__.append("CancellationBatchRow")

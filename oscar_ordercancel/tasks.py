@@ -50,3 +50,36 @@ BEAT_SCHEDULE = {
         "options": {"expires": 25.0},
     },
 }
+
+
+@shared_task(name="oscar_ordercancel.send_customer_emails")
+def send_customer_emails(items: list) -> None:
+    """Send the e-mails of a batch chunk; one that fails is retried on its own."""
+    from oscar_ordercancel.integrations.notifications import send_cancellation_email
+
+    for cancellation_id, event_code in items:
+        try:
+            send_cancellation_email(cancellation_id, event_code)
+        except Exception:  # noqa: BLE001 - retried alone, with its own backoff
+            send_customer_email.delay(cancellation_id, event_code)
+
+
+@shared_task(name="oscar_ordercancel.run_cancellation_batch", acks_late=True,
+             reject_on_worker_lost=True)
+def run_cancellation_batch(batch_id: int) -> None:
+    """Run (or resume) a CSV batch; rows already done are skipped, so a redelivery is safe."""
+    from oscar_ordercancel.batches.runner import run_batch
+
+    run_batch(batch_id)
+
+
+@shared_task(name="oscar_ordercancel.resume_stalled_batches")
+def resume_stalled_batches() -> int:
+    """Queue again the running batches whose worker died (a Celery beat task)."""
+    from oscar_ordercancel.batches.runner import stalled_batches
+
+    count = 0
+    for batch_id in stalled_batches().values_list("pk", flat=True):
+        run_cancellation_batch.delay(batch_id)
+        count += 1
+    return count

@@ -428,3 +428,22 @@ def test_a_cancelled_order_offers_resubmit_from_the_order_page(client, superuser
     new = Order.objects.exclude(pk=order.pk).get()
     assert response.url == detail(new)
     assert [line.quantity for line in lines_of(new)] == [2, 1]
+
+
+def test_a_selection_over_the_bulk_limit_is_previewed_as_a_batch(client, clerk, customer, monkeypatch):
+    from oscar_ordercancel.dashboard.orders.views import OrderListView
+    from oscar_ordercancel.models import CancellationBatch
+
+    monkeypatch.setattr(OrderListView, "max_bulk_intermediate_ids", 2)
+    orders = [factories.place_order(customer) for __ in range(3)]
+    client.force_login(clerk)
+
+    response = client.post(reverse("dashboard:order-list"), {
+        "action": "cancel_selected_orders", "selected_order": [o.pk for o in orders]})
+
+    batch = CancellationBatch.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("ordercancel_dashboard:ordercancel-batch-preview",
+                                   kwargs={"pk": batch.pk})
+    assert batch.total_rows == 3 and batch.valid_rows == 3 and batch.user == clerk
+    assert not Order.objects.filter(status="Cancelled").exists()  # only previewed

@@ -10,6 +10,11 @@ from django.utils.translation import gettext_lazy as _
 from oscar.core.application import OscarDashboardConfig
 from oscar.core.loading import get_class
 
+#: URL names of the CSV batch pages (``dashboard.batches.urls.batch_urls``).
+BATCH_URL_NAMES = ("ordercancel-batch-list", "ordercancel-batch-upload", "ordercancel-batch-template",
+                   "ordercancel-batch-preview", "ordercancel-batch-start", "ordercancel-batch-progress",
+                   "ordercancel-batch-detail", "ordercancel-batch-errors")
+
 
 class OrderCancelDashboardConfig(OscarDashboardConfig):
     """Status mappings, cancellation settings per site, resubmitting cancelled orders, cancel jobs."""
@@ -27,6 +32,8 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
         from oscar_ordercancel.policy.rules import STAFF_PERMISSIONS
 
         DashboardPermission = get_class("dashboard.permissions", "DashboardPermission")
+        cancellers = (*([perm] for perm in STAFF_PERMISSIONS),
+                      DashboardPermission.partner_dashboard_access)
         mapping = "orderstatusmapping"
         settings = "cancellationsettings"
         self.permissions_map = {
@@ -57,9 +64,10 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
             "ordercancel-cancellation-confirm": tuple([perm] for perm in STAFF_PERMISSIONS),
             "ordercancel-cancellation-reject": tuple([perm] for perm in STAFF_PERMISSIONS),
             # The staff cancel page, for shops without the orders dashboard fork.
-            "ordercancel-order-cancel": (*([perm] for perm in STAFF_PERMISSIONS),
-                                         DashboardPermission.partner_dashboard_access),
+            "ordercancel-order-cancel": cancellers,
         }
+        # CSV batches: the views check again; the policy limits partners to their orders.
+        self.permissions_map.update({name: cancellers for name in BATCH_URL_NAMES})
 
     def ready(self) -> None:
         """Load the views (a shop's fork of this app may replace any of them)."""
@@ -84,6 +92,8 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
 
     def get_urls(self) -> list:
         """The app's URL patterns, each wrapped in its permission check."""
+        from oscar_ordercancel.dashboard.batches.urls import batch_urls
+
         urls = [
             path("status-mappings/", self.mapping_list_view.as_view(),
                  name="ordercancel-mapping-list"),
@@ -111,5 +121,6 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
                  name="ordercancel-cancellation-confirm"),
             path("cancellations/<int:pk>/reject/", self.cancellation_reject_view.as_view(),
                  name="ordercancel-cancellation-reject"),
+            *batch_urls(),
         ]
         return self.post_process_urls(urls)

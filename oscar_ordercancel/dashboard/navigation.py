@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 ENTRIES = [
     {"label": _("Order status mappings"), "url_name": "ordercancel_dashboard:ordercancel-mapping-list"},
     {"label": _("Cancellation settings"), "url_name": "ordercancel_dashboard:ordercancel-settings"},
+    {"label": _("Bulk cancel (CSV)"), "url_name": "ordercancel_dashboard:ordercancel-batch-upload"},
     {"label": _("Cancel jobs"), "url_name": "ordercancel_dashboard:ordercancel-job-list"},
 ]
 

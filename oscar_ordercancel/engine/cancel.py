@@ -16,6 +16,7 @@ from oscar.core.loading import get_class, get_model
 from oscar_ordercancel import signals
 from oscar_ordercancel.abstract_models import CUSTOMER_CHANNELS, Channel
 from oscar_ordercancel.conf import customer_reason_choices, get_setting, reason_choices, reason_label
+from oscar_ordercancel.engine.bulk import bulk_set
 from oscar_ordercancel.engine.payment import get_payment_handler
 from oscar_ordercancel.engine.stock import release_allocations
 from oscar_ordercancel.engine.transactions import cancellation_transaction
@@ -113,6 +114,76 @@ def _send_line_status_signals(changed) -> None:
         )
 
 
+def _check_arguments(reason: str, comment: str, channel: str) -> None:
+    """Refuse a reason that is not offered on ``channel`` or an over-long comment."""
+    offered = customer_reason_choices() if channel in CUSTOMER_CHANNELS else reason_choices()
+    if reason and reason not in dict(offered):
+        raise CancellationError("invalid_reason", message_for("invalid_reason"))
+    if len(comment) > 1000:
+        raise CancellationError("comment_too_long", message_for("comment_too_long"))
+
+
+def _channel(user, channel: str | None) -> str:
+    return str(channel) if channel else (Channel.SYSTEM if user is None else Channel.CODE)
+
+
+def _target_status(requested: bool) -> str:
+    return get_setting("OSCAR_ORDERCANCEL_REQUESTED_STATUS" if requested
+                       else "OSCAR_ORDERCANCEL_CANCELLED_STATUS")
+
+
+def _decide_locked(locked, ctx, user, lines, force: bool, channel: str, on_behalf_of,
+                   requested: bool):
+    """The policy again, under the row locks, plus the engine's own refusals; raise on refusal."""
+    decision = evaluate(ctx, user, lines=lines, force=force, channel=channel)
+    if not decision:
+        raise decision.error()
+    if on_behalf_of is not None and on_behalf_of.pk != locked.user_id:
+        raise CancellationError("invalid_on_behalf_of", message_for("invalid_on_behalf_of"))
+    if requested or decision.full:
+        _require_transition(locked, _target_status(requested))
+    return decision
+
+
+def _announce(locked, ctx, decision, *, user, reason: str, channel: str, force: bool,
+              refund: bool) -> None:
+    """``order_cancellation_requested``: before any change; a receiver may veto."""
+    lines_by_id = ctx.lines_by_id
+    signals.order_cancellation_requested.send(
+        sender=type(locked), order=locked, user=user,
+        quantities={lines_by_id[pk]: qty for pk, qty in decision.quantities.items()},
+        full=decision.full, reason=reason, channel=channel, force=force, refund=refund,
+    )
+
+
+def _new_record(locked, decision, *, now, requested: bool, user, reason: str, note: str,
+                comment: str, channel: str, force: bool, refund: bool, on_behalf_of,
+                notify_customer, batch=None):
+    """The unsaved ``OrderCancellation`` of a decision."""
+    __, OrderCancellation, __ = _models()
+    return OrderCancellation(
+        order=locked, is_full=decision.full, date_created=now,
+        state=OrderCancellation.State.REQUESTED if requested else OrderCancellation.State.COMPLETED,
+        reason=reason, comment=comment, note=note, user=_acting_user(user),
+        on_behalf_of=on_behalf_of, channel=channel, forced=bool(force),
+        refund_requested=bool(refund), previous_status=locked.status,
+        notify_customer=notify_customer, batch=batch,
+        date_completed=None if requested else now,
+    )
+
+
+def _record_lines(cancellation, ctx, decision) -> list:
+    __, __, OrderCancellationLine = _models()
+    lines_by_id = ctx.lines_by_id
+    return [OrderCancellationLine(cancellation=cancellation, line=lines_by_id[pk], quantity=qty)
+            for pk, qty in decision.quantities.items()]
+
+
+def _done_kwargs(cancellation, user, notify_customer) -> dict:
+    return {"user": user, "notify_customer": notify_customer,
+            "role": actor_role(user, cancellation.channel)}
+
+
 def cancel_order(
     order,
     *,
@@ -126,56 +197,31 @@ def cancel_order(
     channel: str | None = None,
     on_behalf_of=None,
     notify_customer: bool | None = None,
+    batch=None,
 ):
     """Cancel ``order`` (or ``lines``: ``{line: qty}``) in one transaction; return the record."""
     Order, OrderCancellation, OrderCancellationLine = _models()
-    channel = str(channel) if channel else (Channel.SYSTEM if user is None else Channel.CODE)
-    offered = customer_reason_choices() if channel in CUSTOMER_CHANNELS else reason_choices()
-    if reason and reason not in dict(offered):
-        raise CancellationError("invalid_reason", message_for("invalid_reason"))
-    if len(comment) > 1000:
-        raise CancellationError("comment_too_long", message_for("comment_too_long"))
+    channel = _channel(user, channel)
+    _check_arguments(reason, comment, channel)
     requested = get_setting("OSCAR_ORDERCANCEL_MODE") == "request"
 
     with cancellation_transaction():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         ctx = load_context(locked, lock=True)
-        decision = evaluate(ctx, user, lines=lines, force=force, channel=channel)
-        if not decision:
-            raise decision.error()
-        if on_behalf_of is not None and on_behalf_of.pk != locked.user_id:
-            raise CancellationError("invalid_on_behalf_of", message_for("invalid_on_behalf_of"))
-        lines_by_id, quantities, full = ctx.lines_by_id, decision.quantities, decision.full
-        target = get_setting(
-            "OSCAR_ORDERCANCEL_REQUESTED_STATUS" if requested
-            else "OSCAR_ORDERCANCEL_CANCELLED_STATUS"
-        )
-        if requested or full:
-            _require_transition(locked, target)
-        signals.order_cancellation_requested.send(
-            sender=Order, order=locked, user=user,
-            quantities={lines_by_id[pk]: qty for pk, qty in quantities.items()},
-            full=full, reason=reason, channel=channel, force=force, refund=refund,
-        )
-        now = timezone.now()
-        cancellation = OrderCancellation.objects.create(
-            order=locked, is_full=full, date_created=now,
-            state=OrderCancellation.State.REQUESTED if requested else OrderCancellation.State.COMPLETED,
-            reason=reason, comment=comment, note=note, user=_acting_user(user),
-            on_behalf_of=on_behalf_of, channel=channel, forced=bool(force),
-            refund_requested=bool(refund), previous_status=locked.status,
-            notify_customer=notify_customer,
-            date_completed=None if requested else now,
-        )
-        records = [
-            OrderCancellationLine(cancellation=cancellation, line=lines_by_id[pk], quantity=qty)
-            for pk, qty in quantities.items()
-        ]
+        decision = _decide_locked(locked, ctx, user, lines, force, channel, on_behalf_of, requested)
+        _announce(locked, ctx, decision, user=user, reason=reason, channel=channel, force=force,
+                  refund=refund)
+        cancellation = _new_record(
+            locked, decision, now=timezone.now(), requested=requested, user=user, reason=reason,
+            note=note, comment=comment, channel=channel, force=force, refund=refund,
+            on_behalf_of=on_behalf_of, notify_customer=notify_customer, batch=batch)
+        cancellation.save(force_insert=True)
+        records = _record_lines(cancellation, ctx, decision)
         handler = _handler(user)
-        extra = {"user": user, "notify_customer": notify_customer, "role": actor_role(user, channel)}
+        extra = _done_kwargs(cancellation, user, notify_customer)
         if requested:
             OrderCancellationLine.objects.bulk_create(records)
-            _set_order_status(locked, ctx.lines, handler, target,
+            _set_order_status(locked, ctx.lines, handler, _target_status(True),
                               _("Cancellation requested — waiting for confirmation"))
             order.status = locked.status
             signals.order_cancellation_pending.send(
@@ -189,38 +235,57 @@ def cancel_order(
     return cancellation
 
 
+def _apply_lines(items, payment_handler) -> list:
+    """Lines, stock and payment of applied cancellations; returns the line status changes.
+
+    ``items`` are ``(order, ctx, cancellation, records, cancelled_before)``, one per
+    order: the lines of all of them are written in one query and their stock
+    records locked and written together. Sets ``stock_released`` on the records;
+    the caller saves them.
+    """
+    all_lines: dict = {}
+    all_quantities: dict[int, int] = {}
+    changed: list = []
+    for __, ctx, __, records, before in items:
+        quantities = {record.line_id: record.quantity for record in records}
+        changed += _apply_line_statuses(ctx.lines_by_id, quantities, before)
+        all_lines.update(ctx.lines_by_id)
+        all_quantities.update(quantities)
+    released = release_allocations(all_lines, all_quantities)
+    touched = {all_lines[pk] for pk in released} | set(changed)
+    if touched:
+        bulk_set(sorted(touched, key=lambda line: line.pk),
+                 ["status", "num_allocated", "allocation_cancelled"])
+    for order, ctx, cancellation, records, __ in items:
+        for record in records:
+            record.stock_released = released.get(record.line_id, 0)
+        # Payment after stock: a gateway error still rolls everything back, and the
+        # pipeline transition was checked before anything changed.
+        quantities = {record.line_id: record.quantity for record in records}
+        outcome = payment_handler.apply(
+            order, ctx.sources, ctx.lines_by_id, quantities, full=cancellation.is_full,
+            refund=cancellation.refund_requested, cancellation=cancellation,
+        )
+        cancellation.void_amount = outcome.voided
+        cancellation.refund_amount = outcome.refunded
+        if outcome.voided or outcome.refunded:
+            cancellation.save(update_fields=["void_amount", "refund_amount"])
+    return changed
+
+
 def _complete(order, ctx, cancellation, records, cancelled_before, handler,
               status_after_partial: str | None) -> None:
     """Apply a cancellation: lines, stock, payment, order status and note.
 
     Sets ``stock_released`` on ``records``; the caller saves them.
     """
-    lines_by_id = ctx.lines_by_id
-    quantities = {record.line_id: record.quantity for record in records}
-    full = cancellation.is_full
-    changed = _apply_line_statuses(lines_by_id, quantities, cancelled_before)
-    released = release_allocations(lines_by_id, quantities)
-    touched = {lines_by_id[pk] for pk in released} | set(changed)
-    if touched:
-        get_model("order", "Line").objects.bulk_update(sorted(touched, key=lambda line: line.pk),
-                                 ["status", "num_allocated", "allocation_cancelled"])
-    for record in records:
-        record.stock_released = released.get(record.line_id, 0)
-
-    # Payment last but one: a gateway error still rolls everything back, and the
-    # pipeline transition was checked before anything changed.
-    outcome = get_payment_handler().apply(
-        order, ctx.sources, lines_by_id, quantities, full=full,
-        refund=cancellation.refund_requested, cancellation=cancellation,
-    )
-    cancellation.void_amount = outcome.voided
-    cancellation.refund_amount = outcome.refunded
-    if outcome.voided or outcome.refunded:
-        cancellation.save(update_fields=["void_amount", "refund_amount"])
-
+    changed = _apply_lines([(order, ctx, cancellation, records, cancelled_before)],
+                           get_payment_handler())
     _send_line_status_signals(changed)
-    note = _note_text(cancellation, lines_by_id, quantities, full)
-    status = get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS") if full else status_after_partial
+    quantities = {record.line_id: record.quantity for record in records}
+    note = _note_text(cancellation, ctx.lines_by_id, quantities, cancellation.is_full)
+    status = (get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS") if cancellation.is_full
+              else status_after_partial)
     _move_to(order, ctx.lines, handler, status, note)
 
 

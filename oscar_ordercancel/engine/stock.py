@@ -7,6 +7,8 @@ from collections import defaultdict
 from django.utils import timezone
 from oscar.core.loading import get_model
 
+from oscar_ordercancel.engine.bulk import bulk_set
+
 
 def releasable(line, quantity: int) -> int:
     """How much of ``quantity`` is still allocated on the line (0 if untracked or released)."""
@@ -46,7 +48,7 @@ def release_allocations(lines_by_id: dict, quantities: dict[int, int]) -> dict[i
         )
         for record in records:
             record.num_allocated = max((record.num_allocated or 0) - per_record[record.pk], 0)
-        StockRecord.objects.bulk_update(records, ["num_allocated"])
+        bulk_set(records, ["num_allocated"])
         sync_stock_alerts(records)
     return released
 

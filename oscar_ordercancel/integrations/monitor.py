@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
@@ -21,6 +22,9 @@ from oscar.core.loading import get_model
 from oscar_ordercancel import signals
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.exceptions import CancellationError
+
+if TYPE_CHECKING:
+    from oscar_ordercancel.abstract_models import AbstractCancelJob
 
 logger = logging.getLogger(__name__)
 
@@ -52,22 +56,22 @@ def _wake(job) -> None:
     transaction.on_commit(partial(enqueue, [job.pk]))
 
 
-def may_retry(job) -> bool:
+def may_retry(job: AbstractCancelJob) -> bool:
     """Whether "Retry now" applies to ``job``: it is pending or failed."""
     return job.state in (job.State.PENDING, job.State.FAILED)
 
 
-def may_resend(job) -> bool:
+def may_resend(job: AbstractCancelJob) -> bool:
     """Whether "Resend" applies to ``job``: it is finished (succeeded, rejected or failed)."""
     return job.is_finished
 
 
-def may_give_up(job) -> bool:
+def may_give_up(job: AbstractCancelJob) -> bool:
     """Whether "Give up" applies to ``job``: it is pending (a running job belongs to a worker)."""
     return job.state == job.State.PENDING
 
 
-def retry_now(job, *, user=None):
+def retry_now(job, *, user=None) -> AbstractCancelJob:
     """Deliver a pending or failed job at once; a failed one gets a fresh retry budget."""
     CancelJob = _job_model()
     with transaction.atomic():
@@ -85,7 +89,7 @@ def retry_now(job, *, user=None):
     return job
 
 
-def resend(job, *, user=None):
+def resend(job, *, user=None) -> AbstractCancelJob:
     """Deliver a finished job again under the same idempotency key (a fresh retry budget)."""
     CancelJob = _job_model()
     with transaction.atomic():
@@ -102,7 +106,7 @@ def resend(job, *, user=None):
     return job
 
 
-def give_up(job, *, user=None, reason: str = ""):
+def give_up(job, *, user=None, reason: str = "") -> AbstractCancelJob:
     """Stop retrying a pending job: it fails for good (``cancel_job_failed``, ``final=True``)."""
     CancelJob = _job_model()
     with transaction.atomic():

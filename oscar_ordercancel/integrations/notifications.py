@@ -13,6 +13,7 @@ from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from oscar.core.loading import get_class, get_model
 
+from oscar_ordercancel import grouping
 from oscar_ordercancel.conf import get_setting
 
 logger = logging.getLogger(__name__)
@@ -96,13 +97,28 @@ def deliver(cancellation_id: int, event_code: str) -> None:
                          event_code, cancellation_id)
 
 
+def deliver_many(items: list[tuple[int, str]]) -> None:
+    """Hand many e-mails to Celery as one task (a batch chunk), or send them now."""
+    try:
+        if _celery_configured():
+            from oscar_ordercancel.tasks import send_customer_emails
+
+            send_customer_emails.delay(items)
+            return
+    except Exception:  # noqa: BLE001 - fall back to one task per e-mail
+        logger.exception("Could not queue %d cancellation e-mails together", len(items))
+    for cancellation_id, event_code in items:
+        deliver(cancellation_id, event_code)
+
+
 def _notify(order, cancellation, notify_customer, event_code: str) -> None:
     notify = notify_customer
     if notify is None:
         notify = get_setting("OSCAR_ORDERCANCEL_NOTIFY_CUSTOMER")
     if not notify or not (order.user_id or order.guest_email):
         return
-    transaction.on_commit(partial(deliver, cancellation.pk, event_code))
+    if not grouping.defer(deliver_many, (cancellation.pk, event_code)):
+        transaction.on_commit(partial(deliver, cancellation.pk, event_code))
 
 
 def on_order_cancelled(sender, order, cancellation, notify_customer=None, **kwargs) -> None:

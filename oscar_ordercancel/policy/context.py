@@ -38,8 +38,12 @@ class CancellationContext:
 
     @property
     def lines_by_id(self) -> dict[int, object]:
-        """The order's lines keyed by id."""
-        return {line.pk: line for line in self.lines}
+        """The order's lines keyed by id (rebuilt only when ``lines`` is replaced)."""
+        cached = self.extra.get("_lines_by_id")
+        if cached is None or cached[0] is not self.lines or len(cached[1]) != len(self.lines):
+            cached = (self.lines, {line.pk: line for line in self.lines})
+            self.extra["_lines_by_id"] = cached
+        return cached[1]
 
     def cancellable_quantity(self, line) -> int:
         """Unshipped, not yet cancelled quantity of a line whose status allows it."""

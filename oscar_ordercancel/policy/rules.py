@@ -51,10 +51,18 @@ def _check_actor(ctx: CancellationContext, user, role: str) -> Decision | None:
     if role == "guest" and order.user_id is not None:
         return Decision.deny("not_owner")
     if role == "partner":
-        own = set(user.partners.values_list("pk", flat=True))
+        own = partner_ids(user)
         if any(line.partner_id not in own for line in ctx.lines):
             return Decision.deny("partner_lines")
     return None
+
+
+def partner_ids(user) -> set[int]:
+    """The partners ``user`` manages (a batch pins them on the user for its run)."""
+    pinned = getattr(user, "_ordercancel_partner_ids", None)
+    if pinned is not None:
+        return pinned
+    return set(user.partners.values_list("pk", flat=True))
 
 
 def _check_status(ctx: CancellationContext) -> Decision | None:
@@ -204,6 +212,9 @@ def _why_not_cancellable(ctx: CancellationContext, line) -> str:
     if ctx.remaining_quantity(line) and line.status not in get_setting(
             "OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES"):
         reasons.append(_("the line is being processed (%(status)s)") % {"status": line.status})
+    if not reasons and ctx.remaining_quantity(line):  # asked for more than the line has
+        return ngettext("the line has %(count)d item", "the line has %(count)d items",
+                        line.quantity) % {"count": line.quantity}
     return ", ".join(reasons) or _("nothing more is left")
 
 

@@ -30,7 +30,7 @@ from oscar.views.generic import (
 )
 
 from oscar_ordercancel.abstract_models import Channel
-from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.conf import get_setting, reason_choices
 from oscar_ordercancel.dashboard.orders.forms import BulkCancelForm, StaffCancelForm
 from oscar_ordercancel.dashboard.orders.preview import cancellation_preview, line_facts
 from oscar_ordercancel.exceptions import CancellationError, StatusChangeRefused
@@ -90,6 +90,31 @@ class OrderListView(DashboardCancellationMixin, IntermediateBulkEditMixin, oscar
             request.POST = request.POST.copy()
             request.POST.setlist(name, posted)
         return super().get_selected_ids(request)
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """A cancel selection over Oscar's bulk limit goes through a CSV-style batch instead."""
+        if request.POST.get(self.action_param, "").lower() == "cancel_selected_orders":
+            if not may_cancel(request.user):
+                raise PermissionDenied
+            ids = self.get_selected_ids(request)
+            if len(ids) > self.max_bulk_intermediate_ids:
+                return self.cancel_as_batch(request, ids)
+        return super().post(request, *args, **kwargs)
+
+    def cancel_as_batch(self, request: HttpRequest, ids: list) -> HttpResponse:
+        """Preview the selection as a batch (one policy decision per order) and open it."""
+        from oscar_ordercancel.batches.preview import create_batch_for_orders
+
+        reason = "staff" if "staff" in dict(reason_choices()) else ""
+        batch = create_batch_for_orders(self.base_queryset.filter(pk__in=ids), request.user,
+                                        reason=reason, notify_customer=True,
+                                        label=_("Order list selection of %(count)d orders")
+                                        % {"count": len(ids)})
+        messages.info(request, _("%(count)d orders are more than one page can confirm, so they "
+                                 "were previewed as a batch: check the preview, then start it.")
+                      % {"count": len(ids)})
+        return redirect(reverse("ordercancel_dashboard:ordercancel-batch-preview",
+                                kwargs={"pk": batch.pk}))
 
     def get_intermediate_url(self, request: HttpRequest, action: str) -> str:
         """The confirmation page of the bulk cancel."""

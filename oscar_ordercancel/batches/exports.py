@@ -1,0 +1,53 @@
+"""CSV files we hand out: the sample templates and a batch's error CSV (formula-safe)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+from oscar_ordercancel.batches.reader import COLUMNS
+from oscar_ordercancel.batches.safecsv import SafeWriter
+
+
+def template_columns(kind: str) -> list[str]:
+    """The columns of a batch file of ``kind`` (``orders`` or ``lines``)."""
+    required, optional = COLUMNS[kind]
+    return [*required, *optional]
+
+
+def template_csv(kind: str) -> str:
+    """The sample template of ``kind``: its header row."""
+    out = io.StringIO()
+    SafeWriter(out).writerow(template_columns(kind))
+    return out.getvalue()
+
+
+def failed_rows(batch):
+    """The rows of ``batch`` that failed (before a run: those the preview refused)."""
+    Row = batch.rows.model
+    if batch.state == batch.State.PREVIEWED:
+        rows = batch.rows.filter(preview_status=Row.Preview.ERROR)
+    else:
+        rows = batch.rows.filter(status=Row.Result.ERROR)
+    return rows.order_by("row_number")
+
+
+def error_csv_lines(batch) -> Iterator[str]:
+    """The error CSV of ``batch``, line by line: its failed rows as uploaded, plus ``error``."""
+    columns = template_columns(batch.kind)
+    out = io.StringIO()
+    writer = SafeWriter(out)
+    writer.writerow([*columns, "error"])
+    yield out.getvalue()
+    for row in failed_rows(batch).iterator(chunk_size=2000):
+        out.seek(0)
+        out.truncate()
+        raw = row.raw or {}
+        message = row.message if batch.state != batch.State.PREVIEWED else row.preview_message
+        writer.writerow([*(raw.get(column, "") for column in columns), message])
+        yield out.getvalue()
+
+
+def error_csv(batch) -> str:
+    """The whole error CSV of ``batch`` as text."""
+    return "".join(error_csv_lines(batch))

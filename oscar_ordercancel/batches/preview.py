@@ -1,0 +1,300 @@
+"""Preview: every row of a file is one policy decision, stored on a new batch; nothing changes.
+
+Rows are read, decided and stored in chunks (one query for the chunk's orders,
+one for their facts, one insert), so a 100,000-row file is streamed in constant
+memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.db import connections, router, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from oscar.core.loading import get_model
+
+from oscar_ordercancel.abstract_models import Channel
+from oscar_ordercancel.batches.reader import RowSource, open_rows
+from oscar_ordercancel.conf import reason_choices
+from oscar_ordercancel.policy import actor_role, evaluate, load_contexts
+from oscar_ordercancel.policy.rules import partner_ids
+
+PREVIEW_CHUNK = 2000
+YES = {"1", "y", "yes", "true", "x", "on"}
+NO = {"0", "n", "no", "false", "off"}
+#: Row-level refusal codes of the batch itself (the policy's codes come on top).
+ROW_MESSAGES = {
+    "missing_order_number": gettext_lazy("The order number is missing."),
+    "missing_sku": gettext_lazy("The SKU is missing."),
+    "unknown_order": gettext_lazy("There is no order with this number."),
+    "sku_not_in_order": gettext_lazy("SKU “%(sku)s” is not on order %(number)s."),
+    "invalid_quantity": gettext_lazy("The quantity must be a whole number of at least 1."),
+    "invalid_reason": gettext_lazy("“%(value)s” is not a cancellation reason; use one of: %(codes)s."),
+    "invalid_flag": gettext_lazy("%(column)s must be yes or no, not “%(value)s”."),
+    "too_long": gettext_lazy("%(column)s is longer than %(limit)d characters."),
+    "duplicate_row": gettext_lazy("Same order%(what)s as row %(row)d: the row is ignored."),
+}
+
+
+def _models():
+    return (get_model("oscar_ordercancel", "CancellationBatch"),
+            get_model("oscar_ordercancel", "CancellationBatchRow"))
+
+
+@contextmanager
+def pinned_actor(user) -> Iterator[None]:
+    """Look the user's partners up once for a whole batch instead of once per row."""
+    if user is None or actor_role(user, Channel.BATCH) != "partner":
+        yield
+        return
+    user._ordercancel_partner_ids = partner_ids(user)
+    try:
+        yield
+    finally:
+        del user._ordercancel_partner_ids
+
+
+class RowError(Exception):
+    """A row that cannot be cancelled, with a code and a message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, str(message)
+        super().__init__(self.message)
+
+
+def _flag(values: dict, column: str, default: bool) -> bool:
+    text = values.get(column, "").strip().lower()
+    if not text:
+        return default
+    if text in YES:
+        return True
+    if text in NO:
+        return False
+    raise RowError("invalid_flag", ROW_MESSAGES["invalid_flag"] % {"column": column,
+                                                                  "value": text[:40]})
+
+
+def _reason(values: dict, default: str) -> str:
+    text = values.get("reason", "").strip()
+    if not text:
+        return default
+    choices = reason_choices()
+    for code, label in choices:
+        if text.lower() in (code.lower(), str(label).lower()):
+            return code
+    raise RowError("invalid_reason", ROW_MESSAGES["invalid_reason"]
+                   % {"value": text[:40], "codes": ", ".join(code for code, __ in choices)})
+
+
+def _limited(values: dict, column: str, limit: int) -> str:
+    text = values.get(column, "").strip()
+    if len(text) > limit:
+        raise RowError("too_long", ROW_MESSAGES["too_long"] % {"column": column, "limit": limit})
+    return text
+
+
+@dataclass
+class ParsedRow:
+    """A row's values after parsing, and its verdict."""
+
+    number: int
+    raw: dict
+    order_number: str = ""
+    sku: str = ""
+    quantity: int | None = None
+    options: dict = field(default_factory=dict)
+    code: str = ""
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing refused the row so far."""
+        return not self.code
+
+
+def parse_row(number: int, values: dict, batch) -> ParsedRow:
+    """Read one row's values with the batch's defaults; a bad value refuses the row."""
+    row = ParsedRow(number, values)
+    try:
+        row.order_number = _limited(values, "order_number", 128)
+        if not row.order_number:
+            raise RowError("missing_order_number", ROW_MESSAGES["missing_order_number"])
+        if batch.kind == "lines":
+            row.sku = _limited(values, "sku", 128)
+            if not row.sku:
+                raise RowError("missing_sku", ROW_MESSAGES["missing_sku"])
+            text = values.get("quantity", "").strip()
+            if not text.isdigit() or not text.isascii() or int(text) < 1 or len(text) > 9:
+                raise RowError("invalid_quantity", ROW_MESSAGES["invalid_quantity"])
+            row.quantity = int(text)
+        row.options = {
+            "reason": _reason(values, batch.reason),
+            "note": _limited(values, "note", 2000) or batch.note,
+            "force": _flag(values, "force", batch.force),
+            "refund": _flag(values, "refund", batch.refund),
+        }
+    except RowError as exc:
+        row.code, row.message = exc.code, exc.message
+    return row
+
+
+def _sku_lines(ctx, sku: str, quantity: int) -> dict[int, int]:
+    """Spread ``quantity`` over the order's lines with ``sku`` (most lines have their own SKU)."""
+    lines = [line for line in ctx.lines if (line.partner_sku or "").strip() == sku]
+    if not lines:
+        return {}
+    wanted, left = {}, quantity
+    for line in lines:
+        take = min(left, ctx.cancellable_quantity(line))
+        if take > 0:
+            wanted[line.pk] = take
+            left -= take
+    if left > 0:  # more than there is: let the policy say how much is available
+        return {lines[0].pk: quantity}
+    return wanted
+
+
+def _describe(ctx, decision, words: dict) -> str:
+    if decision.full:
+        return words["full"]
+    lines = ctx.lines_by_id
+    return words["part"] % {"items": ", ".join(
+        f"{qty} × {lines[pk].title}" for pk, qty in decision.quantities.items())}
+
+
+def decide_rows(rows: list[ParsedRow], batch, user) -> dict[str, object]:
+    """Decide the parsed rows of one chunk with the policy; return their orders by number."""
+    Order = get_model("order", "Order")
+    numbers = {row.order_number for row in rows if row.ok}
+    orders = {o.number: o for o in Order.objects.filter(number__in=numbers)}
+    contexts = load_contexts(orders.values())
+    words = {"full": _("Cancels the whole order."), "part": _("Cancels %(items)s.")}
+    for row in rows:
+        if not row.ok:
+            continue
+        order = orders.get(row.order_number)
+        if order is None:
+            row.code, row.message = "unknown_order", str(ROW_MESSAGES["unknown_order"])
+            continue
+        ctx = contexts[order.pk]
+        lines = None
+        if batch.kind == "lines":
+            lines = _sku_lines(ctx, row.sku, row.quantity)
+            if not lines:
+                row.code = "sku_not_in_order"
+                row.message = ROW_MESSAGES["sku_not_in_order"] % {"sku": row.sku[:60],
+                                                                 "number": order.number}
+                continue
+            row.options["lines"] = {str(pk): qty for pk, qty in lines.items()}
+        decision = evaluate(ctx, user, lines=lines, force=row.options["force"], channel=batch.channel)
+        if decision:
+            row.message = _describe(ctx, decision, words)
+        else:
+            row.code, row.message = decision.code, decision.message
+    return orders
+
+
+def create_batch(stream, file_name: str, kind: str, user, *, reason: str = "", note: str = "",
+                 force: bool = False, refund: bool = False, notify_customer: bool | None = None,
+                 channel: str = Channel.BATCH):
+    """Check the file, then preview every row into a new batch; raises ``FileRefused``."""
+    CancellationBatch, __ = _models()
+    source = open_rows(stream, file_name, kind)
+    batch = CancellationBatch(
+        user=user if getattr(user, "is_authenticated", False) else None,
+        file_name=file_name[:255], kind=kind, channel=channel, reason=reason, note=note,
+        force=force, refund=refund, notify_customer=notify_customer,
+    )
+    with transaction.atomic():
+        batch.save()
+        preview_rows(batch, source, user)
+    return batch
+
+
+def preview_rows(batch, source: RowSource | Iterable, user) -> None:
+    """Decide and store the rows of ``source`` on ``batch``, chunk by chunk."""
+    seen: dict[tuple, int] = {}
+    chunk: list[ParsedRow] = []
+    with pinned_actor(user):
+        for number, values in source:
+            chunk.append(parse_row(number, values, batch))
+            if len(chunk) >= PREVIEW_CHUNK:
+                _store_chunk(batch, chunk, user, seen)
+                chunk = []
+        if chunk:
+            _store_chunk(batch, chunk, user, seen)
+    batch.save(update_fields=["total_rows", "valid_rows"])
+
+
+def _store_chunk(batch, chunk: list[ParsedRow], user, seen: dict) -> None:
+    __, CancellationBatchRow = _models()
+    for row in chunk:
+        if not row.ok:
+            continue
+        key = (row.order_number, row.sku)
+        if key in seen:
+            row.code = "duplicate_row"
+            row.message = ROW_MESSAGES["duplicate_row"] % {
+                "what": _(" and SKU") if row.sku else "", "row": seen[key]}
+        else:
+            seen[key] = row.number
+    orders = decide_rows(chunk, batch, user)
+    Preview = CancellationBatchRow.Preview
+    values = []
+    for row in chunk:
+        order = orders.get(row.order_number) if row.order_number else None
+        values.append({
+            "batch_id": batch.pk, "row_number": row.number, "raw": row.raw,
+            "order_number": row.order_number[:128], "order_id": order.pk if order else None,
+            "sku": row.sku[:128], "quantity": row.quantity, "options": row.options,
+            "preview_status": Preview.ERROR if row.code else Preview.WILL_CANCEL,
+            "preview_code": row.code, "preview_message": str(row.message),
+        })
+    insert_rows(CancellationBatchRow, values)
+    batch.total_rows += len(chunk)
+    batch.valid_rows += sum(1 for row in chunk if row.ok)
+
+
+def insert_rows(model, values: list[dict]) -> None:
+    """Insert batch rows: ``COPY`` on PostgreSQL (a 100,000-row preview), else ``bulk_create``."""
+    if not values:
+        return
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**v) for v in values], batch_size=PREVIEW_CHUNK)
+        return
+    fields = [model._meta.get_field(name.removesuffix("_id")) for name in values[0]]
+    defaults = [f for f in model._meta.concrete_fields
+                if not f.primary_key and f.attname not in values[0]]
+    columns = [f.column for f in fields] + [f.column for f in defaults]
+    constants = [f.get_db_prep_save(f.get_default(), connection) for f in defaults]
+    quote = connection.ops.quote_name
+    sql = (f"COPY {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+           "FROM STDIN")
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for value in values:
+            copy.write_row([json.dumps(v) if isinstance(v, dict) else v for v in value.values()]
+                           + constants)
+
+
+def create_batch_for_orders(orders, user, *, reason: str = "", note: str = "", force: bool = False,
+                            refund: bool = False, notify_customer: bool | None = None,
+                            label: str = ""):
+    """Preview a batch of whole orders from a queryset (e.g. an order-list selection over the
+    bulk limit) instead of a file; start it with ``runner.start_batch``."""
+    CancellationBatch, __ = _models()
+    batch = CancellationBatch(
+        user=user if getattr(user, "is_authenticated", False) else None,
+        file_name=(label or _("Order list selection"))[:255], kind="orders",
+        channel=Channel.BATCH, reason=reason, note=note, force=force, refund=refund,
+        notify_customer=notify_customer)
+    numbers = orders.order_by("pk").values_list("number", flat=True).iterator(chunk_size=2000)
+    with transaction.atomic():
+        batch.save()
+        preview_rows(batch, ((index, {"order_number": str(number)})
+                             for index, number in enumerate(numbers, start=1)), user)
+    return batch

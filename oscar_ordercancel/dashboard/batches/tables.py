@@ -1,0 +1,87 @@
+"""django-tables2 tables of the batch pages."""
+
+from __future__ import annotations
+
+import django_tables2 as tables
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from oscar.apps.dashboard.tables import DashboardTable
+from oscar.core.loading import get_model
+
+CancellationBatch = get_model("oscar_ordercancel", "CancellationBatch")
+CancellationBatchRow = get_model("oscar_ordercancel", "CancellationBatchRow")
+
+BADGES = {"will_cancel": "badge-info", "success": "badge-success", "error": "badge-danger"}
+
+
+def _badge(value: str, label: str) -> str:
+    return format_html('<span class="badge {}">{}</span>', BADGES.get(value, "badge-secondary"), label)
+
+
+class BatchRowTable(DashboardTable):
+    """The rows of a batch: what each asked for and its preview or result."""
+
+    row_number = tables.Column(verbose_name=_("Row"))
+    order_number = tables.Column(verbose_name=_("Order number"))
+    sku = tables.Column(verbose_name=_("SKU"))
+    quantity = tables.Column(verbose_name=_("Quantity"))
+    state = tables.Column(verbose_name=_("Status"), empty_values=(), orderable=False)
+    message = tables.Column(verbose_name=_("Message"), empty_values=(), orderable=False)
+    caption = _("Rows")
+
+    class Meta(DashboardTable.Meta):
+        model = CancellationBatchRow
+        fields = ("row_number", "order_number", "sku", "quantity")
+        order_by = "row_number"
+        orderable = False  # file order
+        attrs = {"class": "table table-striped table-bordered table-sm", "id": "batch_rows"}
+        row_attrs = {"data-status": lambda record: record.status or record.preview_status}
+
+    def __init__(self, *args, kind: str = "orders", **kwargs) -> None:
+        exclude = ("sku", "quantity") if kind == "orders" else ()
+        super().__init__(*args, exclude=exclude, **kwargs)
+
+    def render_state(self, record) -> str:
+        """SUCCESS / ERROR after the run, else the preview's verdict."""
+        if record.status:
+            return _badge(record.status, record.get_status_display())
+        if record.batch.state != CancellationBatch.State.PREVIEWED and \
+                record.preview_status == CancellationBatchRow.Preview.WILL_CANCEL:
+            return _badge("pending", _("Pending"))
+        return _badge(record.preview_status, record.get_preview_status_display())
+
+    def render_message(self, record) -> str:
+        """The result's message, else the preview's."""
+        return record.message or record.preview_message
+
+
+class BatchTable(DashboardTable):
+    """The batch history."""
+
+    pk = tables.LinkColumn("ordercancel_dashboard:ordercancel-batch-detail", args=[tables.A("pk")],
+                           verbose_name=_("Batch"), text=lambda record: f"#{record.pk}")
+    date_created = tables.DateTimeColumn(verbose_name=_("Uploaded"))
+    user = tables.Column(verbose_name=_("By"), accessor="user__email", default="—")
+    file_name = tables.Column(verbose_name=_("File"))
+    kind = tables.Column(verbose_name=_("Kind"))
+    state = tables.Column(verbose_name=_("State"))
+    total_rows = tables.Column(verbose_name=_("Rows"))
+    succeeded_rows = tables.Column(verbose_name=_("Succeeded"))
+    failed_rows = tables.Column(verbose_name=_("Failed"))
+    duration = tables.Column(verbose_name=_("Duration"), empty_values=(), orderable=False)
+    caption = _("Batches")
+
+    class Meta(DashboardTable.Meta):
+        model = CancellationBatch
+        fields = ("pk", "date_created", "user", "file_name", "kind", "state", "total_rows",
+                  "succeeded_rows", "failed_rows")
+        order_by = "-date_created"
+        attrs = {"class": "table table-striped table-bordered", "id": "batch_history"}
+
+    def render_duration(self, record) -> str:
+        """Seconds the run took, or a dash before it ran."""
+        duration = record.duration
+        if duration is None:
+            return "—"
+        seconds = int(duration.total_seconds())
+        return f"{seconds // 60}:{seconds % 60:02d}"

@@ -1,0 +1,56 @@
+"""Bulk writes that stay fast for thousands of rows (Django's ``bulk_update`` builds a CASE per row).
+
+Rows that get the same values are written with one ``UPDATE … WHERE id IN``; rows
+with many different values are joined to a ``VALUES`` list on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from django.db import connections, router
+
+#: Up to this many distinct value sets are written as one UPDATE each.
+MAX_GROUPS = 3
+
+
+def bulk_set(objs: Sequence, fields: Sequence[str]) -> None:
+    """Save ``fields`` of ``objs`` (instances of one model) in as few queries as possible."""
+    objs = list(objs)
+    if not objs:
+        return
+    model = type(objs[0])
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    groups: dict[tuple, list] = defaultdict(list)
+    for obj in objs:
+        groups[tuple(getattr(obj, field.attname) for field in columns)].append(obj.pk)
+    manager = model._base_manager
+    if len(groups) <= MAX_GROUPS:
+        for values, pks in groups.items():
+            manager.filter(pk__in=pks).update(**{f.attname: v for f, v in zip(columns, values, strict=True)})
+        return
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        manager.bulk_update(objs, fields, batch_size=500)
+        return
+    quote = connection.ops.quote_name
+    pk_field = meta.pk
+    casts = [pk_field.rel_db_type(connection) if pk_field.is_relation else pk_field.db_type(connection)]
+    casts = ["integer" if "serial" in casts[0] else casts[0]]
+    casts += [f.rel_db_type(connection) if f.is_relation else f.db_type(connection) for f in columns]
+    sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in columns)
+    names = ", ".join([quote("pk"), *(quote(f.column) for f in columns)])
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), 1000):
+            chunk = objs[start:start + 1000]
+            rows, params = [], []
+            for obj in chunk:
+                rows.append("(" + ", ".join(f"%s::{cast}" for cast in casts) + ")")
+                params.append(obj.pk)
+                params += [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
+            cursor.execute(
+                f"UPDATE {quote(meta.db_table)} AS t SET {sets} FROM (VALUES {', '.join(rows)}) "
+                f"AS v({names}) WHERE t.{quote(pk_field.column)} = v.{quote('pk')}", params)
