@@ -360,6 +360,8 @@ def test_hostile_requests_to_the_actions(client, clerk, order, staff, processors
         assert client.get(action(name, job)).status_code == 405  # POST only
     assert client.get(detail(999999)).status_code == 404
     assert client.get("/dashboard/ordercancel/jobs/abc/").status_code == 404
+    assert client.get(detail(10**30)).status_code == 404  # beyond the column's range: no 500
+    assert client.post(action("retry", 10**30)).status_code == 404
     assert snapshot(job) == before
 
 
@@ -453,6 +455,7 @@ def test_settling_by_hand_needs_the_cancel_permission_and_post(client, watcher, 
     assert client.get(settle("confirm", requested)).status_code == 405
     assert client.post(settle("confirm", 999999)).status_code == 404
     assert client.post(settle("reject", 999999), {"reason": "no"}).status_code == 404
+    assert client.post(settle("confirm", 10**30)).status_code == 404
     requested.refresh_from_db()
     assert requested.state == "requested"
 
