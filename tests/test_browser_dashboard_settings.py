@@ -10,6 +10,7 @@ from oscar.test.factories import ShippingAddressFactory
 from oscar_ordercancel.models import CancellationSettings, OrderStatusMapping
 from oscar_ordercancel.services import cancel_order
 from tests import factories
+from tests.test_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,14 +37,6 @@ MAPPINGS = [
 def staff_member(db):
     return factories.create_user("manager@example.com", is_staff=True, perms=STAFF_PERMS,
                                  first_name="Sam", last_name="Staff")
-
-
-def log_in(page, live_server, email, password="password"):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_login-username", email)
-    page.fill("#id_login-password", password)
-    page.click("button[name=login_submit]")
-    page.wait_for_load_state()
 
 
 def test_staff_edit_a_status_mapping_and_the_settings(live_server, page, screenshot, staff_member):
