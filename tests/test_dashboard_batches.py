@@ -55,9 +55,9 @@ def test_tabs_and_templates(staff_client):
 
 def test_no_processors_shows_a_plain_alert(staff_client, settings):
     settings.OSCAR_ORDERCANCEL_PROCESSORS = []
-    assert b"no_processors_alert" in staff_client.get(url("upload")).content
+    assert b"ordercancel-no-processors" in staff_client.get(url("upload")).content
     settings.OSCAR_ORDERCANCEL_PROCESSORS = [{"name": "log", "class": "x.Y", "options": {}}]
-    assert b"no_processors_alert" not in staff_client.get(url("upload")).content
+    assert b"ordercancel-no-processors" not in staff_client.get(url("upload")).content
 
 
 def test_single_order_tab_opens_the_orders_cancel_page(staff_client, superuser, order, client):

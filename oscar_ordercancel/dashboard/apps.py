@@ -10,11 +10,6 @@ from django.utils.translation import gettext_lazy as _
 from oscar.core.application import OscarDashboardConfig
 from oscar.core.loading import get_class
 
-#: URL names of the CSV batch pages (``dashboard.batches.urls.batch_urls``).
-BATCH_URL_NAMES = ("ordercancel-batch-list", "ordercancel-batch-upload", "ordercancel-batch-template",
-                   "ordercancel-batch-preview", "ordercancel-batch-start", "ordercancel-batch-progress",
-                   "ordercancel-batch-detail", "ordercancel-batch-errors")
-
 
 class OrderCancelDashboardConfig(OscarDashboardConfig):
     """Status mappings, cancellation settings per site, resubmitting cancelled orders, cancel jobs."""
@@ -67,7 +62,9 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
             "ordercancel-order-cancel": cancellers,
         }
         # CSV batches: the views check again; the policy limits partners to their orders.
-        self.permissions_map.update({name: cancellers for name in BATCH_URL_NAMES})
+        from oscar_ordercancel.dashboard.batches.urls import batch_urls
+
+        self.permissions_map.update({url.name: cancellers for url in batch_urls()})
 
     def ready(self) -> None:
         """Load the views (a shop's fork of this app may replace any of them)."""

@@ -26,6 +26,12 @@ def is_cancelling_staff(user) -> bool:
     return any(user.has_perm(perm) for perm in STAFF_PERMISSIONS)
 
 
+def may_cancel_as_staff(user) -> bool:
+    """Whether ``user`` may use the staff cancel screens (dashboard, batches): cancelling
+    staff, or partner users, whom the policy then limits to their partners' orders."""
+    return actor_role(user, Channel.DASHBOARD) in ("staff", "partner")
+
+
 def actor_role(user, channel: str | None) -> str:
     """Classify the actor: ``customer``, ``guest``, ``staff``, ``partner``, ``system`` or ``none``."""
     if channel == Channel.GUEST:

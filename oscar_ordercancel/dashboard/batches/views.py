@@ -26,19 +26,18 @@ from oscar_ordercancel.batches.exports import error_csv_lines, template_csv
 from oscar_ordercancel.batches.preview import create_batch
 from oscar_ordercancel.batches.reader import FileRefused
 from oscar_ordercancel.batches.runner import start_batch
-from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.dashboard.batches.forms import BatchUploadForm, SingleOrderForm
 from oscar_ordercancel.dashboard.batches.tables import BatchRowTable, BatchTable
 from oscar_ordercancel.policy import actor_role
+from oscar_ordercancel.policy.rules import may_cancel_as_staff
 
 CancellationBatch = get_model("oscar_ordercancel", "CancellationBatch")
 KINDS = ("orders", "lines")
 ROWS_PER_PAGE = 50
 
 
-def may_run_batches(user) -> bool:
-    """Staff who may cancel orders, or partner users (the policy limits them to their orders)."""
-    return actor_role(user, Channel.BATCH) in ("staff", "partner")
+#: Staff who may cancel orders, or partner users (the policy limits them to their orders).
+may_run_batches = may_cancel_as_staff
 
 
 def batches_for(user):
@@ -63,12 +62,6 @@ class BatchAccessMixin:
     def get_batch(self):
         """The batch of the URL, if the user may see it (else 404)."""
         return get_object_or_404(batches_for(self.request.user), pk=self.kwargs["pk"])
-
-    def get_context_data(self, **kwargs) -> dict:
-        """Every page says when cancellations reach no cancel processor."""
-        context = super().get_context_data(**kwargs)
-        context["no_processors"] = not get_setting("OSCAR_ORDERCANCEL_PROCESSORS")
-        return context
 
 
 class BatchUploadView(BatchAccessMixin, FormView):

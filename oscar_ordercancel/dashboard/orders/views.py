@@ -35,16 +35,16 @@ from oscar_ordercancel.dashboard.orders.forms import BulkCancelForm, StaffCancel
 from oscar_ordercancel.dashboard.orders.preview import cancellation_preview, line_facts
 from oscar_ordercancel.exceptions import CancellationError, StatusChangeRefused
 from oscar_ordercancel.integrations.monitor import delivery_summaries
-from oscar_ordercancel.policy import actor_role, decisions_for, evaluate, is_cancelling_staff, load_context
+from oscar_ordercancel.policy import decisions_for, evaluate, is_cancelling_staff, load_context
+from oscar_ordercancel.policy.rules import may_cancel_as_staff
 from oscar_ordercancel.services import cancel_order
 
 queryset_orders_for_user = oscar_views.queryset_orders_for_user
 get_order_for_user_or_404 = oscar_views.get_order_for_user_or_404
 
 
-def may_cancel(user) -> bool:
-    """Whether ``user`` may use the cancel controls at all (staff with the permission, or partners)."""
-    return actor_role(user, Channel.DASHBOARD) in ("staff", "partner")
+#: Whether a user may use the cancel controls at all (one rule for every staff screen).
+may_cancel = may_cancel_as_staff
 
 
 def staff_decision(facts, user):
@@ -205,7 +205,6 @@ class OrderDetailView(DashboardCancellationMixin, oscar_views.OrderDetailView):
             cancellations=cancellations,
             # each cancellation's delivery state per processor, one query for all
             deliveries=delivery_summaries(cancellations),
-            ordercancel_no_processors=not get_setting("OSCAR_ORDERCANCEL_PROCESSORS"),
         )
         return ctx
 
@@ -260,7 +259,6 @@ class OrderCancelView(TemplateView):
             order=self.order, form=form, order_url=self.order_url(),
             line_rows=[(rows[line.pk], form[name]) for line, name in form.line_fields],
             paid=self.facts.amount_debited > 0, amount_debited=self.facts.amount_debited,
-            ordercancel_no_processors=not get_setting("OSCAR_ORDERCANCEL_PROCESSORS"),
         )
         return ctx
 
