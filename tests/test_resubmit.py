@@ -13,6 +13,7 @@ from oscar_ordercancel.engine.resubmit import NOTE_RESUBMISSION_OF, NOTE_RESUBMI
 from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.services import cancel_order, resubmit_order
 from tests import factories
+from tests.test_concurrency import _race as race
 
 pytestmark = pytest.mark.django_db
 
@@ -297,28 +298,8 @@ def test_a_discounted_line_keeps_its_discounted_price(customer, staff):
 
 
 def _race(calls):
-    import threading
-
-    from django.db import connection
-
-    barrier = threading.Barrier(len(calls))
-    results, errors = [], []
-
-    def run(call):
-        try:
-            barrier.wait()
-            results.append(call())
-        except CancellationError as exc:
-            errors.append(exc.code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results, errors
+    """Run ``calls`` in threads released together: (results, refusal codes)."""
+    return race(calls, lambda call: call())
 
 
 @pytest.mark.postgres
