@@ -105,6 +105,8 @@ def main() -> int:
     args = parser.parse_args()
     settings.DATABASES["default"]["TEST"]["NAME"] = f"bench_ordercancel_{os.getpid()}"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # As in production (and as Django's test runner does): no per-query debug log.
+    settings.DEBUG = False
     # As the deployment docs recommend: workers keep their database connection.
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)

@@ -198,14 +198,15 @@ class AbstractCancelJob(models.Model):
         REJECTED = "rejected", _("Rejected")
         FAILED = "failed", _("Failed")
 
+    # Every write of a job touches each of its indexes, and a busy outbox is all writes:
+    # the cancellation, processor and state are served by the composite indexes and
+    # the unique constraint below (each leads with one of them), not by indexes of their own.
     cancellation = models.ForeignKey(
         "oscar_ordercancel.OrderCancellation", on_delete=models.CASCADE, related_name="jobs",
-        verbose_name=_("Cancellation"),
+        verbose_name=_("Cancellation"), db_index=False,
     )
-    processor = models.CharField(_("Processor"), max_length=64, db_index=True)
-    state = models.CharField(
-        _("State"), max_length=16, choices=State.choices, default=State.PENDING, db_index=True
-    )
+    processor = models.CharField(_("Processor"), max_length=64)
+    state = models.CharField(_("State"), max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(
         _("Attempts"), default=0,
         help_text=_("Attempts in the current round (Retry now and Resend start a new round)."),

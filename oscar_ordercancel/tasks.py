@@ -21,16 +21,23 @@ def send_customer_email(cancellation_id: int, event_code: str) -> None:
     send_cancellation_email(cancellation_id, event_code)
 
 
-@shared_task(name="oscar_ordercancel.deliver_cancel_jobs", acks_late=True, ignore_result=True)
-def deliver_cancel_jobs(job_ids: list[int]) -> int:
+@shared_task(bind=True, name="oscar_ordercancel.deliver_cancel_jobs", acks_late=True,
+             ignore_result=True)
+def deliver_cancel_jobs(self, job_ids: list[int], fresh: bool = False) -> int:
     """Claim the due jobs among ``job_ids`` and run their processors; return how many ran.
 
     Safe to run twice (``acks_late``): a job is claimed in the database, and one
-    that is not due (done, running elsewhere, retry not yet due) is skipped.
+    that is not due (done, running elsewhere, retry not yet due) is skipped. On a
+    worker (not when eager, inside the request that cancelled) it then tops up
+    with other due jobs for ``OSCAR_ORDERCANCEL_WORKER_TOPUP_SECONDS``. ``fresh``
+    marks the outbox's own wake-up for new jobs (see ``delivery.deliver``).
     """
+    from oscar_ordercancel.conf import get_setting
     from oscar_ordercancel.integrations.delivery import deliver
 
-    return len(deliver(job_ids))
+    eager = self.request.is_eager or self.request.id is None
+    topup = 0.0 if eager else float(get_setting("OSCAR_ORDERCANCEL_WORKER_TOPUP_SECONDS") or 0)
+    return len(deliver(job_ids, topup=topup, fresh=fresh))
 
 
 @shared_task(name="oscar_ordercancel.dispatch_cancel_jobs", ignore_result=True)

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -25,6 +28,7 @@ from oscar.core.loading import get_model
 
 from oscar_ordercancel import signals
 from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.integrations import statements
 from oscar_ordercancel.processors.base import (
     PermanentError,
     ProcessorError,
@@ -80,35 +84,52 @@ def due_q(now) -> Q:
             | Q(state=CancelJob.State.RUNNING, lease_expires_at__lte=now))
 
 
-def claim(job_ids: list[int] | None = None, *, limit: int | None = None) -> list:
-    """Lock due jobs (skipping those another worker holds), mark them running, commit."""
+#: On PostgreSQL the claim and the outcome are one autocommitted statement each
+#: (:mod:`.statements`); other databases, and tests of that path, use the ORM.
+SINGLE_STATEMENTS = True
+
+
+def _single_statements() -> bool:
+    return SINGLE_STATEMENTS and connection.vendor == "postgresql"
+
+
+def claim(job_ids: list[int] | None = None, *, limit: int | None = None,
+          pending_only: bool = False) -> list:
+    """Lock due jobs (skipping those another worker holds), mark them running, commit.
+
+    ``pending_only`` leaves jobs whose lease expired to the dispatcher's wake-ups.
+    """
     CancelJob, CancelJobAttempt = _models()
     now = timezone.now()
     limit = limit or get_setting("OSCAR_ORDERCANCEL_DISPATCH_BATCH")
-    features = connection.features
-    lock = {}
-    if features.has_select_for_update_skip_locked:
-        lock["skip_locked"] = True
+    lease = now + timedelta(seconds=get_setting("OSCAR_ORDERCANCEL_LEASE_SECONDS"))
+    lost_error = _("The worker stopped before reporting (lease expired).")
+    if _single_statements():
+        if job_ids is not None and not statements.any_due(CancelJob, job_ids, now):
+            return []  # a wake-up whose jobs another worker took (a top-up, say): one read
+        return statements.claim(CancelJob, CancelJobAttempt, job_ids, now=now, lease=lease,
+                                limit=limit, lost_error=lost_error, pending_only=pending_only)
+    lock = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
     with transaction.atomic():
-        queryset = CancelJob.objects.filter(due_q(now))
+        queryset = CancelJob.objects.filter(
+            Q(state=CancelJob.State.PENDING, next_attempt_at__lte=now) if pending_only else due_q(now))
         if job_ids is not None:
             queryset = queryset.filter(pk__in=list(job_ids))
-        order = ["next_attempt_at", "pk"]
-        jobs = list(queryset.select_for_update(**lock).order_by(*order)[:limit])
+        jobs = list(queryset.select_for_update(**lock).order_by("next_attempt_at", "pk")[:limit])
         if not jobs:
             return []
         lost = [job for job in jobs if job.state == CancelJob.State.RUNNING]
-        lease = now + timedelta(seconds=get_setting("OSCAR_ORDERCANCEL_LEASE_SECONDS"))
         CancelJob.objects.filter(pk__in=[job.pk for job in jobs]).update(
             state=CancelJob.State.RUNNING, attempts=F("attempts") + 1, lease_expires_at=lease,
             date_updated=now)
         if lost:  # the worker that held these died or hung past its lease
             CancelJobAttempt.objects.bulk_create(
-                CancelJobAttempt(job=job, started_at=job.date_updated, outcome="lost",
-                                 error=_("The worker stopped before reporting (lease expired)."))
+                CancelJobAttempt(job=job, started_at=job.date_updated,
+                                 outcome=CancelJobAttempt.Outcome.LOST, error=lost_error)
                 for job in lost)
     for job in jobs:
-        job.state, job.attempts, job.lease_expires_at = CancelJob.State.RUNNING, job.attempts + 1, lease
+        job.state, job.attempts, job.lease_expires_at, job.date_updated = (
+            CancelJob.State.RUNNING, job.attempts + 1, lease, now)
     return jobs
 
 
@@ -120,10 +141,78 @@ def release(jobs) -> None:
         next_attempt_at=timezone.now())
 
 
-def deliver(job_ids: list[int] | None = None, *, limit: int | None = None) -> list[Outcome]:
-    """Claim due jobs (of ``job_ids``, or any) and run each; return what happened."""
-    outcomes, __ = _run_batch(claim(job_ids, limit=limit))
+#: Jobs claimed at a time when a worker tops up (see :func:`deliver`).
+TOPUP_CHUNK = 10
+
+
+class _TakenFresh:
+    """Jobs this process ran on their first attempt while topping up, whose fresh wake-up
+    (the one the outbox sent at commit) may still come here: it then needs no query.
+
+    Only that one message is skipped: every other wake-up (a retry, a resend, the
+    dispatcher's) asks the database. Bounded: the oldest entries are forgotten.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self.ids: OrderedDict[int, None] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def add(self, job_ids) -> None:
+        """Remember ``job_ids``."""
+        with self.lock:
+            for pk in job_ids:
+                self.ids[pk] = None
+            while len(self.ids) > self.size:
+                self.ids.popitem(last=False)
+
+    def take_all(self, job_ids) -> bool:
+        """Forget ``job_ids`` and return True when every one of them was remembered."""
+        with self.lock:
+            if not job_ids or any(pk not in self.ids for pk in job_ids):
+                return False
+            for pk in job_ids:
+                del self.ids[pk]
+            return True
+
+
+_taken_fresh = _TakenFresh()
+
+
+def deliver(job_ids: list[int] | None = None, *, limit: int | None = None,
+            topup: float = 0.0, fresh: bool = False) -> list[Outcome]:
+    """Claim due jobs (of ``job_ids``, or any) and run each; return what happened.
+
+    With ``topup`` (seconds), a worker that got through its own jobs sooner than
+    that goes on claiming other due jobs, a few at a time, until the time is used
+    or nothing is due: a backlog drains at the database's pace rather than one
+    broker message per job, and the wake-ups of the jobs it took find nothing
+    left to do. A slow processor uses up the time on its own jobs, so the
+    backlog of a slow receiver is still spread over every worker.
+    """
+    if fresh and job_ids and _taken_fresh.take_all(job_ids):
+        return []  # this process already ran them, topping up: their wake-up has no work
+    began = time.monotonic()
+    own = claim(job_ids, limit=limit)
+    outcomes, complete = _run_batch(own)
+    # A wake-up whose jobs were already taken means another worker is topping up.
+    topup = topup if own or job_ids is None else 0.0
+    while complete and topup and time.monotonic() - began < topup:
+        jobs = claim(limit=TOPUP_CHUNK, pending_only=True)
+        if not jobs:
+            break
+        _taken_fresh.add(job.pk for job in jobs if job.attempts == 1)
+        more, complete = _run_batch(jobs)
+        outcomes += more
     return outcomes
+
+
+#: Outcomes of fast calls are written together once the first of them began this many
+#: seconds ago (or ten are waiting): one commit for several jobs. A call slower than
+#: this is written on its own at once. A worker that dies loses at most these
+#: outcomes; their jobs are delivered again, under the same idempotency keys.
+GROUP_COMMIT_SECONDS = 0.05
+GROUP_COMMIT_JOBS = 10
 
 
 def _run_batch(jobs) -> tuple[list[Outcome], bool]:
@@ -131,18 +220,26 @@ def _run_batch(jobs) -> tuple[list[Outcome], bool]:
     from oscar_ordercancel.integrations.outbox import enqueue
 
     deadline = time.monotonic() + get_setting("OSCAR_ORDERCANCEL_LEASE_SECONDS") - LEASE_MARGIN
-    outcomes = []
+    outcomes, waiting, first = [], [], 0.0
     for index, job in enumerate(jobs):
         processor = get_processor(job.processor)
         if processor is not None and time.monotonic() + processor.timeout > deadline:
             if index:  # the rest go back for another worker (or the next wake-up)
+                outcomes += _record(waiting)
                 rest = jobs[index:]
                 release(rest)
                 enqueue([j.pk for j in rest])
                 return outcomes, False
             logger.warning("Cancel processor %s: its timeout (%ss) exceeds the job lease; "
                            "see check ordercancel.E012", job.processor, processor.timeout)
-        outcomes.append(run(job, processor))
+        if not waiting:
+            first = time.monotonic()
+        waiting.append(_attempt(job, processor))
+        if (len(waiting) >= GROUP_COMMIT_JOBS
+                or time.monotonic() - first >= GROUP_COMMIT_SECONDS):
+            outcomes += _record(waiting)
+            waiting = []
+    outcomes += _record(waiting)
     return outcomes, True
 
 
@@ -161,8 +258,26 @@ def _call(job, processor):
     return (result if result is not None else Success()), None
 
 
+@dataclass
+class _Attempt:
+    """A processor's answer for one job, with what to write, before it is written."""
+
+    job: Any
+    fields: dict
+    attempt: Any
+    outcome: str
+    result: Any
+    error: Any
+    final: bool
+
+
 def run(job, processor) -> Outcome:
     """Call the processor for one claimed job and record the outcome and the attempt."""
+    return _record([_attempt(job, processor)])[0]
+
+
+def _attempt(job, processor) -> _Attempt:
+    """Call the processor for one claimed job; work out the job's new fields and the attempt."""
     CancelJob, CancelJobAttempt = _models()
     State, Result = CancelJob.State, CancelJobAttempt.Outcome
     started, began = timezone.now(), time.monotonic()
@@ -191,25 +306,44 @@ def run(job, processor) -> Outcome:
                           next_attempt_at=now + timedelta(seconds=delay))
     answer = result if result is not None else error
     cap = get_setting("OSCAR_ORDERCANCEL_ATTEMPT_RESPONSE_CHARS")
-    with transaction.atomic():
-        # attempts= is the claim's token: a worker whose lease ran out and whose job was
-        # claimed again (or given up by staff) must not overwrite the newer state.
-        updated = CancelJob.objects.filter(pk=job.pk, state=State.RUNNING, attempts=job.attempts).update(
-            **fields)
-        CancelJobAttempt.objects.create(
-            job=job, started_at=started, duration_ms=duration_ms, outcome=outcome,
-            http_status=getattr(answer, "http_status", None),
-            error=str(error) if error is not None else getattr(result, "reason", ""),
-            response=(getattr(answer, "response", "") or "")[:cap],
-        )
-    for name, value in fields.items():
-        setattr(job, name, value)
-    if not updated:
-        logger.warning("Cancel job %s changed while its processor ran; outcome %s only logged",
-                       job.pk, outcome)
-        return Outcome(job.pk, outcome, str(error or ""))
-    _after(job, outcome, result, error, final)
-    return Outcome(job.pk, outcome, str(error or ""))
+    attempt = CancelJobAttempt(
+        job=job, started_at=started, duration_ms=duration_ms, outcome=outcome,
+        http_status=getattr(answer, "http_status", None),
+        error=str(error) if error is not None else getattr(result, "reason", ""),
+        response=(getattr(answer, "response", "") or "")[:cap],
+    )
+    return _Attempt(job, fields, attempt, outcome, result, error, final)
+
+
+def _record(attempts: list[_Attempt]) -> list[Outcome]:
+    """Write the outcomes and attempts, then send each job's signals; return the outcomes."""
+    if not attempts:
+        return []
+    CancelJob, __ = _models()
+    # attempts= is the claim's token: a worker whose lease ran out and whose job was
+    # claimed again (or given up by staff) must not overwrite the newer state.
+    if _single_statements():
+        updated = statements.record([(a.job, a.fields, a.attempt) for a in attempts])
+    else:
+        updated = set()
+        for a in attempts:
+            with transaction.atomic():
+                if CancelJob.objects.filter(pk=a.job.pk, state=CancelJob.State.RUNNING,
+                                            attempts=a.job.attempts).update(**a.fields):
+                    updated.add(a.job.pk)
+                a.attempt.save()
+    outcomes = []
+    for a in attempts:
+        job = a.job
+        for name, value in a.fields.items():
+            setattr(job, name, value)
+        if job.pk in updated:
+            _after(job, a.outcome, a.result, a.error, a.final)
+        else:
+            logger.warning("Cancel job %s changed while its processor ran; outcome %s only logged",
+                           job.pk, a.outcome)
+        outcomes.append(Outcome(job.pk, a.outcome, str(a.error or "")))
+    return outcomes
 
 
 def _after(job, outcome: str, result, error, final: bool) -> None:

@@ -112,7 +112,7 @@ def write_jobs(order, cancellation, *, mode: str) -> list:
             date_created=now, next_attempt_at=now,
         ))
     jobs = CancelJob.objects.bulk_create(jobs)
-    transaction.on_commit(partial(enqueue, [job.pk for job in jobs]))
+    transaction.on_commit(partial(enqueue, [job.pk for job in jobs], fresh=True))
     return jobs
 
 
@@ -136,8 +136,12 @@ def broker_is_back() -> None:
     _broker_paused_until = 0.0
 
 
-def enqueue(job_ids: list[int]) -> None:
-    """Wake a worker for ``job_ids`` (after commit). A lost wake-up is swept up later."""
+def enqueue(job_ids: list[int], *, fresh: bool = False) -> None:
+    """Wake a worker for ``job_ids`` (after commit). A lost wake-up is swept up later.
+
+    ``fresh`` marks the one wake-up the outbox sends for new jobs: a worker that
+    already ran them while topping up may skip it without asking the database.
+    """
     global _broker_paused_until
     if not job_ids:
         return
@@ -154,7 +158,8 @@ def enqueue(job_ids: list[int]) -> None:
     try:
         # No publish retries: the job is safe in the database, and the dispatcher
         # re-queues it; retrying here would only hold up the request that cancelled.
-        deliver_cancel_jobs.apply_async((job_ids,), retry=False)
+        deliver_cancel_jobs.apply_async((job_ids,), {"fresh": True} if fresh else None,
+                                        retry=False)
     except (OperationalError, OSError):
         _broker_paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
         logger.warning("Could not queue cancel jobs %s; the dispatcher will (no wake-ups for "

@@ -1,0 +1,192 @@
+"""The delivery's two writes as one autocommitted statement each, on PostgreSQL.
+
+A delivered job costs two commits that cannot be merged: the claim (which must
+be visible before the processor is called) and the outcome. Through the ORM
+each is BEGIN, two statements and COMMIT, and most of a no-op delivery's time
+goes to compiling those statements. Here each write is one statement whose
+text is built once per model class:
+
+* the claim is ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``,
+  with the "lost" attempt of a job whose lease ran out inserted by the same
+  statement;
+* the outcome is the job's ``UPDATE`` (guarded by the claim's ``attempts``
+  token) and the attempt's ``INSERT`` in one statement.
+
+A single statement is atomic on its own, so both keep the guarantees of the
+ORM path in :mod:`oscar_ordercancel.integrations.delivery`, which other
+databases use. The columns come from the models' ``_meta``, and the attempt's
+values from its fields (defaults and ``pre_save`` included), so a forked
+model with extra columns keeps working.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.db import connection
+from django.db.models import AutoField
+
+
+def _columns(model) -> dict[str, str]:
+    """Field name -> quoted column, for the model's concrete fields."""
+    quote = connection.ops.quote_name
+    return {field.name: quote(field.column) for field in model._meta.concrete_fields}
+
+
+def _insert_fields(model) -> list:
+    """The fields an INSERT writes: every concrete field but an auto primary key."""
+    return [field for field in model._meta.local_concrete_fields
+            if not isinstance(field, AutoField) and not getattr(field, "generated", False)]
+
+
+def _values(instance, fields) -> list:
+    """The database values of ``fields`` for a new ``instance`` (defaults and pre_save applied)."""
+    return [field.get_db_prep_save(field.pre_save(instance, True), connection=connection)
+            for field in fields]
+
+
+@lru_cache(maxsize=8)
+def claim_sql(job_model, attempt_model, with_ids: bool, pending_only: bool = False) -> str:
+    """The claim statement (see the module docstring) for these model classes.
+
+    ``pending_only`` leaves out jobs whose lease expired, so that the oldest due
+    jobs are read in the order of the ``(state, next_attempt_at)`` index
+    instead of sorting every due job.
+    """
+    quote = connection.ops.quote_name
+    job, pk = _columns(job_model), quote(job_model._meta.pk.column)
+    table = quote(job_model._meta.db_table)
+    attempt_fields = _insert_fields(attempt_model)
+    lost_values = []
+    for field in attempt_fields:
+        if field.name == "job":
+            lost_values.append(f"claimed.{pk}")
+        elif field.name == "started_at":
+            lost_values.append("claimed.oc_old_updated")
+        else:
+            lost_values.append("%s")
+    ids = f"AND {pk} = ANY(%s)" if with_ids else ""
+    due = f"{job['state']} = %s AND {job['next_attempt_at']} <= %s"
+    if not pending_only:
+        due = f"({due}) OR ({job['state']} = %s AND {job['lease_expires_at']} <= %s)"
+    return f"""
+WITH picked AS (
+    SELECT {pk}, {job['state']} AS oc_old_state, {job['date_updated']} AS oc_old_updated
+    FROM {table}
+    WHERE ({due}) {ids}
+    ORDER BY {job['next_attempt_at']}, {pk}
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE {table} AS oc_job
+    SET {job['state']} = %s, {job['attempts']} = oc_job.{job['attempts']} + 1,
+        {job['lease_expires_at']} = %s, {job['date_updated']} = %s
+    FROM picked WHERE oc_job.{pk} = picked.{pk}
+    RETURNING oc_job.*, picked.oc_old_state, picked.oc_old_updated
+), lost AS (
+    INSERT INTO {quote(attempt_model._meta.db_table)}
+        ({", ".join(quote(field.column) for field in attempt_fields)})
+    SELECT {", ".join(lost_values)} FROM claimed WHERE claimed.oc_old_state = %s
+)
+SELECT * FROM claimed ORDER BY {job['next_attempt_at']}, {pk}
+"""
+
+
+def claim(job_model, attempt_model, job_ids, *, now, lease, limit: int, lost_error: str,
+          pending_only: bool = False) -> list:
+    """Claim due jobs in one statement; return them (their state as it is now)."""
+    State = job_model.State
+    lost = attempt_model(started_at=now, outcome=attempt_model.Outcome.LOST, error=lost_error)
+    fields = _insert_fields(attempt_model)
+    lost_params = [value for field, value in zip(fields, _values(lost, fields), strict=True)
+                   if field.name not in ("job", "started_at")]
+    params = [State.PENDING, now] if pending_only else [State.PENDING, now, State.RUNNING, now]
+    if job_ids is not None:
+        params.append(list(job_ids))
+    params += [limit, State.RUNNING, lease, now, *lost_params, State.RUNNING]
+    sql = claim_sql(job_model, attempt_model, job_ids is not None, pending_only)
+    return list(job_model.objects.raw(sql, params))
+
+
+@lru_cache(maxsize=8)
+def any_due_sql(job_model) -> str:
+    """A read-only test: is any of the given jobs due?"""
+    quote = connection.ops.quote_name
+    job, pk = _columns(job_model), quote(job_model._meta.pk.column)
+    return f"""
+SELECT EXISTS (
+    SELECT 1 FROM {quote(job_model._meta.db_table)}
+    WHERE {pk} = ANY(%s)
+      AND (({job['state']} = %s AND {job['next_attempt_at']} <= %s)
+           OR ({job['state']} = %s AND {job['lease_expires_at']} <= %s))
+)
+"""
+
+
+def any_due(job_model, job_ids, now) -> bool:
+    """Whether any of ``job_ids`` is due: cheaper than a claim that finds nothing."""
+    State = job_model.State
+    with connection.cursor() as cursor:
+        cursor.execute(any_due_sql(job_model), [list(job_ids), State.PENDING, now, State.RUNNING, now])
+        return cursor.fetchone()[0]
+
+
+@lru_cache(maxsize=64)
+def outcome_sql(job_model, attempt_model, names: tuple[str, ...], count: int) -> str:
+    """The outcome statement for ``count`` jobs: attempt INSERTs and guarded job UPDATEs.
+
+    Each job's UPDATE only applies while the job is still running under the
+    claim that called it (``attempts`` is the claim's token); the statement
+    returns the primary keys it updated.
+    """
+    quote = connection.ops.quote_name
+    job, pk = _columns(job_model), quote(job_model._meta.pk.column)
+    meta = job_model._meta
+    attempt_fields = _insert_fields(attempt_model)
+    row = "(" + ", ".join(["%s"] * len(attempt_fields)) + ")"
+    casts = [meta.pk.cast_db_type(connection), meta.get_field("attempts").cast_db_type(connection)]
+    casts += [meta.get_field(name).cast_db_type(connection) for name in names]
+    values = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    aliases = ", ".join(["oc_pk", "oc_attempts"] + [f"oc_{index}" for index in range(len(names))])
+    return f"""
+WITH attempt AS (
+    INSERT INTO {quote(attempt_model._meta.db_table)}
+        ({", ".join(quote(field.column) for field in attempt_fields)})
+    VALUES {", ".join([row] * count)}
+), updated AS (
+    UPDATE {quote(meta.db_table)} AS oc_job
+    SET {", ".join(f"{job[name]} = oc_values.oc_{index}" for index, name in enumerate(names))}
+    FROM (VALUES {", ".join([values] * count)}) AS oc_values ({aliases})
+    WHERE oc_job.{pk} = oc_values.oc_pk AND oc_job.{job['state']} = %s
+      AND oc_job.{job['attempts']} = oc_values.oc_attempts
+    RETURNING oc_job.{pk}
+)
+SELECT {pk} FROM updated
+"""
+
+
+def record(items) -> set:
+    """Write outcomes of still-claimed jobs with their attempts; return the pks updated.
+
+    ``items`` are ``(job, fields, attempt)``; those that write the same fields
+    share one statement.
+    """
+    groups: dict[tuple, list] = {}
+    for job, fields, attempt in items:
+        groups.setdefault((type(job), type(attempt), tuple(fields)), []).append((job, fields, attempt))
+    updated = set()
+    for (job_model, attempt_model, names), group in groups.items():
+        meta = job_model._meta
+        fields_of = [meta.get_field(name) for name in names]
+        params = []
+        for __, __, attempt in group:
+            params += _values(attempt, _insert_fields(attempt_model))
+        for job, fields, __ in group:
+            params += [job.pk, job.attempts]
+            params += [field.get_db_prep_save(fields[field.name], connection=connection)
+                       for field in fields_of]
+        params.append(job_model.State.RUNNING)
+        with connection.cursor() as cursor:
+            cursor.execute(outcome_sql(job_model, attempt_model, names, len(group)), params)
+            updated.update(pk for (pk,) in cursor.fetchall())
+    return updated
