@@ -20,6 +20,7 @@ from oscar.core.loading import get_model
 from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.batches.reader import RowSource, open_rows
 from oscar_ordercancel.conf import reason_choices
+from oscar_ordercancel.engine.transactions import without_jit
 from oscar_ordercancel.policy import actor_role, evaluate, load_contexts
 from oscar_ordercancel.policy.rules import partner_ids
 
@@ -210,6 +211,7 @@ def create_batch(stream, file_name: str, kind: str, user, *, reason: str = "", n
         force=force, refund=refund, notify_customer=notify_customer,
     )
     with transaction.atomic():
+        without_jit()
         batch.save()
         preview_rows(batch, source, user)
     return batch
@@ -294,6 +296,7 @@ def create_batch_for_orders(orders, user, *, reason: str = "", note: str = "", f
         notify_customer=notify_customer)
     numbers = orders.order_by("pk").values_list("number", flat=True).iterator(chunk_size=2000)
     with transaction.atomic():
+        without_jit()
         batch.save()
         preview_rows(batch, ((index, {"order_number": str(number)})
                              for index, number in enumerate(numbers, start=1)), user)

@@ -133,12 +133,12 @@ def run_chunk(batch_id: int, user, size: int) -> tuple[object, int]:
             if not row.order_id:
                 row.status, row.code = Result.ERROR, "unknown_order"
                 row.message = _("The order no longer exists.")
+        whole, part = _("Cancelled the whole order."), _("Cancelled the requested quantity.")
         for outcome in outcomes:
             row = outcome.request.key
             if outcome.ok:
                 row.status, row.code, row.cancellation = Result.SUCCESS, "ok", outcome.cancellation
-                row.message = _("Cancelled the whole order.") if outcome.cancellation.is_full \
-                    else _("Cancelled the requested quantity.")
+                row.message = whole if outcome.cancellation.is_full else part
             else:
                 row.status, row.code, row.message = Result.ERROR, outcome.error.code, outcome.error.message
         for row in rows:

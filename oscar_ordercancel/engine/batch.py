@@ -200,13 +200,21 @@ def _move_many(items, accepted) -> None:
     cancelled = get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS")
     notes, changes, moved, cascaded = [], [], [], []
     handlers: dict = {}
+    texts: dict = {}  # a chunk's notes mostly repeat: translate each once
     for (request, *__), (order, ctx, cancellation, records, __) in zip(accepted, items, strict=True):
         user_key = getattr(request.user, "pk", None)
         if user_key not in handlers:
             handlers[user_key] = steps._handler(request.user)
         handler = handlers[user_key]
         quantities = {record.line_id: record.quantity for record in records}
-        note = steps._note_text(cancellation, ctx.lines_by_id, quantities, cancellation.is_full)
+        key = (cancellation.is_full, cancellation.reason, cancellation.forced,
+               cancellation.refund_amount, cancellation.note, cancellation.comment,
+               None if cancellation.is_full else tuple(
+                   (ctx.lines_by_id[pk].title, qty) for pk, qty in quantities.items()))
+        note = texts.get(key)
+        if note is None:
+            note = texts[key] = steps._note_text(cancellation, ctx.lines_by_id, quantities,
+                                                 cancellation.is_full)
         status = cancelled if cancellation.is_full else None
         if not _stock_handler(handler):
             steps._move_to(order, ctx.lines, handler, status, note)

@@ -4,6 +4,7 @@ On PostgreSQL the wait for another cancellation's row locks is capped by
 ``OSCAR_ORDERCANCEL_LOCK_TIMEOUT`` (set for the engine's own transaction only);
 on SQLite the database's ``timeout`` option caps it (use ``"transaction_mode":
 "IMMEDIATE"`` so that a write transaction takes its lock when it begins).
+PostgreSQL's JIT compiler is also turned off there (see :func:`without_jit`).
 """
 
 from __future__ import annotations
@@ -28,12 +29,30 @@ def is_lock_error(exc: BaseException) -> bool:
     return any(marker in text for marker in LOCK_ERROR_MARKERS)
 
 
-def _cap_lock_wait() -> None:
-    timeout = get_setting("OSCAR_ORDERCANCEL_LOCK_TIMEOUT")
-    if timeout and connection.vendor == "postgresql":
+def without_jit() -> None:
+    """On PostgreSQL, inside a transaction: no JIT compilation for the rest of it.
+
+    The facts query of many orders joins a handful of tables with correlated
+    subqueries. Once the tables are large its estimated cost passes
+    ``jit_above_cost``, and PostgreSQL then spends longer compiling it
+    (hundreds of milliseconds, every time) than running it: JIT helps long
+    analytical queries, never these.
+    """
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)",
-                           [f"{int(float(timeout) * 1000)}ms"])
+            cursor.execute("SELECT set_config('jit', 'off', true)")
+
+
+def _configure() -> None:
+    timeout = get_setting("OSCAR_ORDERCANCEL_LOCK_TIMEOUT")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            if timeout:
+                cursor.execute("SELECT set_config('lock_timeout', %s, true), "
+                               "set_config('jit', 'off', true)",
+                               [f"{int(float(timeout) * 1000)}ms"])
+            else:
+                cursor.execute("SELECT set_config('jit', 'off', true)")
 
 
 @contextmanager
@@ -42,8 +61,8 @@ def cancellation_transaction() -> Iterator[None]:
     outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
-            if outermost:  # never change the lock timeout of a caller's transaction
-                _cap_lock_wait()
+            if outermost:  # never change the settings of a caller's transaction
+                _configure()
             yield
     except OperationalError as exc:
         if is_lock_error(exc):
