@@ -30,7 +30,7 @@ from oscar.core.loading import get_model
 from oscar_ordercancel import grouping, signals
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.engine import cancel as steps
-from oscar_ordercancel.engine.bulk import bulk_set
+from oscar_ordercancel.engine.bulk import bulk_insert, bulk_set
 from oscar_ordercancel.engine.payment import get_payment_handler
 from oscar_ordercancel.engine.transactions import cancellation_transaction
 from oscar_ordercancel.exceptions import CancellationError
@@ -164,7 +164,7 @@ def _cancel_chunk(requests: Sequence[CancelRequest]) -> list[CancelOutcome]:
     changed = steps._apply_lines(items, get_payment_handler())
     steps._send_line_status_signals(changed)
     _move_many(items, accepted)
-    OrderCancellationLine.objects.bulk_create([r for item in items for r in item[3]])
+    bulk_insert([r for item in items for r in item[3]])
     with grouping.grouped():  # receivers' after-commit messages: one per chunk
         for (request, order, *__), (__, __, cancellation, *__) in zip(accepted, items, strict=True):
             signals.order_cancelled.send(
@@ -240,6 +240,6 @@ def _move_many(items, accepted) -> None:
         for order, old in moved:
             order_status_changed.send(sender=order, order=order, old_status=old,
                                       new_status=order.status)
-        OrderStatusChange.objects.bulk_create(changes)
+        bulk_insert(changes)
     if notes:
-        OrderNote.objects.bulk_create(notes)
+        bulk_insert(notes)

@@ -54,3 +54,32 @@ def bulk_set(objs: Sequence, fields: Sequence[str]) -> None:
             cursor.execute(
                 f"UPDATE {quote(meta.db_table)} AS t SET {sets} FROM (VALUES {', '.join(rows)}) "
                 f"AS v({names}) WHERE t.{quote(pk_field.column)} = v.{quote('pk')}", params)
+
+
+def bulk_insert(objs: Sequence) -> None:
+    """Insert unsaved instances of one model whose primary keys nobody needs back.
+
+    On PostgreSQL: one ``INSERT … SELECT * FROM unnest(…)`` with an array per
+    column, instead of ``bulk_create``'s placeholder per value (thousands of
+    rows per statement are then cheap to send). Every concrete field is written,
+    with its default and ``pre_save`` (``auto_now_add``) applied, so a forked
+    model with extra fields keeps working. Elsewhere, ``bulk_create``.
+    """
+    objs = list(objs)
+    if not objs:
+        return
+    model = type(objs[0])
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        model._base_manager.using(alias).bulk_create(objs)
+        return
+    fields = [f for f in model._meta.local_concrete_fields
+              if not (f.primary_key and f.db_returning) and not getattr(f, "generated", False)]
+    quote = connection.ops.quote_name
+    arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+    columns = ", ".join(quote(f.column) for f in fields)
+    params = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs] for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
+                       f"SELECT * FROM unnest({arrays})", params)
