@@ -2,8 +2,9 @@
 
 Both sides use one worker thread from ``celery.contrib.testing`` with the same
 settings (solo pool, prefetch multiplier 4, ``acks_late``), the same broker and
-the same way of publishing: one message per job, as the outbox sends one per
-committed cancellation.
+the same way of publishing: a backlog of one message per job (as the outbox sends
+one per committed cancellation) published before the worker starts, timed inside
+the worker from the first task's start to the last one's end.
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def run(order, jobs: int = 5000, latency_jobs: int = 500, rate: float = 50.0) ->
     print("\nCancel-job delivery, one worker thread on Redis (solo pool, prefetch 4, acks_late)")
     print(f"  {'':34} {'figure':>10} {'baseline':>10} {'ratio':>7}")
     print(f"  {f'{jobs} jobs drained, jobs/s':34} {ours:10.1f} {celery:10.1f} {ratio:7.2f}"
-          "   (one wake-up per job, as on commit; baseline: Celery, no-op tasks)")
+          "   (one wake-up per job, as the outbox sends them; baseline: Celery, no-op tasks)")
     batched = t["jobs"] / t["batched"]
     print(f"  {f'{jobs} jobs drained, jobs/s':34} {batched:10.1f} {celery:10.1f} "
           f"{batched / celery:7.2f}   (100 job ids per task, as the dispatcher sends them)")
@@ -231,9 +232,9 @@ def run(order, jobs: int = 5000, latency_jobs: int = 500, rate: float = 50.0) ->
           f"{p99:7.2f}   ({latency_jobs} cancellations at {rate:.0f}/s)")
     print(f"  database connections opened by the worker: {len(CONNECTIONS)}")
     print(f"  {'queries per delivered job':34} {single:10.2f} {'':>10} {'':>7}   "
-          "(one job per task; with BEGIN/COMMIT)")
+          "(one job per wake-up, no top-up; BEGIN/COMMIT counted where sent)")
     print(f"  {'queries per delivered job':34} {per_batch:10.2f} {'':>10} {'':>7}   "
-          "(100 jobs per task; with BEGIN/COMMIT)")
+          "(100 jobs per wake-up)")
     verdict = "OK" if ratio >= 0.5 and p99 < 1.0 else "BELOW GOAL"
     print(f"Goal: at least 0.50x Celery's throughput and p99 under 1 s: {verdict}")
     return {"ratio": ratio, "p50": p50, "p99": p99, "ok": ratio >= 0.5 and p99 < 1.0}

@@ -352,3 +352,32 @@ def test_a_receiver_crashing_on_one_order_rolls_back_only_that_order(staff, cust
     before = factories.snapshot(broken)
     assert (before["status"], before["cancellations"], before["notes"]) == ("Pending", 0, 0)
     assert before["lines"] == [("Pending", 1, False)] and before["stock"] == [1]
+
+
+def test_a_batch_writes_the_same_records_as_the_single_engine(staff, customer):
+    """The batch path writes notes, status changes and cancellation lines in bulk: each with
+    every field the single engine gives it."""
+    from oscar_ordercancel.services import cancel_order
+
+    def records(order):
+        cancellation = order.cancellations.get()
+        note = order.notes.get()
+        change = order.status_changes.get()
+        return {
+            "lines": sorted((r.line.quantity, r.quantity, r.stock_released)
+                            for r in cancellation.lines.all()),
+            "note": (note.message, note.note_type, note.user_id),
+            "change": (change.old_status, change.new_status),
+            "stamped": note.date_created is not None and change.date_created is not None,
+        }
+
+    single = factories.place_order(customer, [("10.00", 2), ("5.00", 1)])
+    cancel_order(single, user=staff, reason="inventory", note="sorry")
+    batched = factories.place_order(customer, [("10.00", 2), ("5.00", 1)])
+    run(upload(f"order_number,reason,note\n{batched.number},inventory,sorry\n", staff))
+    single.refresh_from_db()
+    batched.refresh_from_db()
+    expected = records(single)
+    assert expected["stamped"] and expected["note"][2] == staff.pk
+    assert expected["lines"] == [(1, 1, 1), (2, 2, 2)]
+    assert records(batched) == expected

@@ -2,6 +2,7 @@
 path (other databases) keep the same guarantees; a worker tops up with due jobs and skips
 only the fresh wake-ups of jobs it already ran; fast outcomes are written together."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -226,3 +227,20 @@ def test_an_eager_task_never_tops_up(customer, staff, settings):
     deliver_cancel_jobs.apply(([first.pk],), {"fresh": True})
     assert CancelJob.objects.get(pk=first.pk).state == "succeeded"
     assert CancelJob.objects.get(pk=second.pk).state == "pending"
+
+
+class SlowProcessor(CancelProcessor):
+    def process(self, payload, idempotency_key):
+        CALLS.append(idempotency_key)
+        time.sleep(0.3)
+        return self.success()
+
+
+def test_a_top_up_gives_back_the_jobs_it_has_no_time_for(path, customer, staff, settings):
+    """A slow receiver's backlog is not hoarded by one worker: what the top-up's time does not
+    cover goes back at once (and, here, where Celery is eager, is delivered by that wake-up)."""
+    first, *others = pending_jobs(customer, staff, settings, 5, SlowProcessor)
+    outcomes = delivery.deliver([first.pk], topup=0.5)
+    assert len(outcomes) == 2  # its own job, then one more before the half second was up
+    assert sorted(CancelJob.objects.values_list("state", "attempts")) == [("succeeded", 1)] * 5
+    assert len(CALLS) == len(set(CALLS)) == 5

@@ -141,8 +141,9 @@ def release(jobs) -> None:
         next_attempt_at=timezone.now())
 
 
-#: Jobs claimed at a time when a worker tops up (see :func:`deliver`).
-TOPUP_CHUNK = 10
+#: Jobs claimed at a time when a worker tops up (see :func:`deliver`); those it has no
+#: time left for are given back at once.
+TOPUP_CHUNK = 50
 
 
 class _TakenFresh:
@@ -201,8 +202,9 @@ def deliver(job_ids: list[int] | None = None, *, limit: int | None = None,
         jobs = claim(limit=TOPUP_CHUNK, pending_only=True)
         if not jobs:
             break
-        _taken_fresh.add(job.pk for job in jobs if job.attempts == 1)
-        more, complete = _run_batch(jobs)
+        more, complete = _run_batch(jobs, until=began + topup)
+        # (jobs given back are not among the first len(more): they were never called)
+        _taken_fresh.add(job.pk for job in jobs[:len(more)] if job.attempts == 1)
         outcomes += more
     return outcomes
 
@@ -212,19 +214,25 @@ def deliver(job_ids: list[int] | None = None, *, limit: int | None = None,
 #: this is written on its own at once. A worker that dies loses at most these
 #: outcomes; their jobs are delivered again, under the same idempotency keys.
 GROUP_COMMIT_SECONDS = 0.05
-GROUP_COMMIT_JOBS = 10
+GROUP_COMMIT_JOBS = 50
 
 
-def _run_batch(jobs) -> tuple[list[Outcome], bool]:
-    """Run claimed jobs in turn; give back those the lease would not cover (then False)."""
+def _run_batch(jobs, *, until: float | None = None) -> tuple[list[Outcome], bool]:
+    """Run claimed jobs in turn; give back those the lease would not cover (then False).
+
+    With ``until`` (a ``time.monotonic()`` value, for a top-up), the jobs not
+    started by then are given back too.
+    """
     from oscar_ordercancel.integrations.outbox import enqueue
 
     deadline = time.monotonic() + get_setting("OSCAR_ORDERCANCEL_LEASE_SECONDS") - LEASE_MARGIN
     outcomes, waiting, first = [], [], 0.0
     for index, job in enumerate(jobs):
         processor = get_processor(job.processor)
-        if processor is not None and time.monotonic() + processor.timeout > deadline:
-            if index:  # the rest go back for another worker (or the next wake-up)
+        now = time.monotonic()
+        late = until is not None and now >= until
+        if late or (processor is not None and now + processor.timeout > deadline):
+            if index or late:  # the rest go back for another worker (or the next wake-up)
                 outcomes += _record(waiting)
                 rest = jobs[index:]
                 release(rest)
