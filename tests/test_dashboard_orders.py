@@ -447,3 +447,18 @@ def test_a_selection_over_the_bulk_limit_is_previewed_as_a_batch(client, clerk, 
                                    kwargs={"pk": batch.pk})
     assert batch.total_rows == 3 and batch.valid_rows == 3 and batch.user == clerk
     assert not Order.objects.filter(status="Cancelled").exists()  # only previewed
+
+
+def test_confirming_an_order_someone_else_just_cancelled_says_so(client, clerk, order):
+    """Two staff users preview one order; the second confirms after the first: a message on
+    the order page, never an error page, whichever moment the second request reads the order."""
+    client.force_login(clerk)
+    data = form_data(order, {line.pk: line.quantity for line in lines_of(order)})
+    preview = client.post(cancel_page(order), data)
+    signature = preview.context["previewed"]
+    cancel_order(order, user=clerk, channel="dashboard")  # the other clerk was quicker
+    response = client.post(cancel_page(order), {**data, "confirm": "1", "previewed": signature})
+    assert response.status_code == 302 and response["Location"] == detail(order)
+    said = " ".join(str(m) for m in response.wsgi_request._messages)
+    assert "already been cancelled" in said
+    assert OrderCancellation.objects.filter(order=order).count() == 1

@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 
 from django.conf import settings
@@ -112,7 +115,11 @@ def write_jobs(order, cancellation, *, mode: str) -> list:
             date_created=now, next_attempt_at=now,
         ))
     jobs = CancelJob.objects.bulk_create(jobs)
-    transaction.on_commit(partial(enqueue, [job.pk for job in jobs], fresh=True))
+    if _held.get():
+        logger.info("Wake-ups are held: cancel jobs %s wait for the dispatcher",
+                    [job.pk for job in jobs])
+    else:
+        transaction.on_commit(partial(enqueue, [job.pk for job in jobs], fresh=True))
     return jobs
 
 
@@ -128,6 +135,23 @@ def celery_configured() -> bool:
 #: and every cancellation request would pay for it. The dispatcher sweeps the jobs up.
 BROKER_PAUSE_SECONDS = 30.0
 _broker_paused_until = 0.0
+
+
+_held = ContextVar("ordercancel_wake_ups_held", default=False)
+
+
+@contextmanager
+def wake_ups_held() -> Iterator[None]:
+    """Jobs written inside are not woken when they commit: they wait for the dispatcher.
+
+    For imports and demo data (the sandbox shows a request the ERP has not
+    answered yet this way); ``manage.py ordercancel_dispatch`` delivers them.
+    """
+    token = _held.set(True)
+    try:
+        yield
+    finally:
+        _held.reset(token)
 
 
 def broker_is_back() -> None:

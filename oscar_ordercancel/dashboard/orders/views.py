@@ -264,6 +264,12 @@ class OrderCancelView(TemplateView):
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         """Preview, or (with ``confirm``) cancel; a refusal is shown on the form, nothing changes."""
+        whole = evaluate(self.facts, request.user, channel=Channel.DASHBOARD)
+        if not whole and whole.code == "already_cancelled":
+            # Someone cancelled it since this page was shown: say so, as the engine's
+            # refusal below does when the two requests cross.
+            messages.info(request, whole.message)
+            return HttpResponseRedirect(self.order_url())
         form = self.get_form(data=request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)

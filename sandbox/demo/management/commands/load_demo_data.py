@@ -28,6 +28,7 @@ from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.exceptions import CancellationError
+from oscar_ordercancel.integrations.outbox import wake_ups_held
 from oscar_ordercancel.models import OrderStatusMapping
 from oscar_ordercancel.services import cancel_order
 
@@ -366,7 +367,8 @@ class Command(BaseCommand):
         """A customer's cancellation request that waits for the cancel processors."""
         requested = get_setting("OSCAR_ORDERCANCEL_REQUESTED_STATUS")
         try:
-            with override_settings(OSCAR_ORDERCANCEL_MODE="request"):
+            # (held: with processors configured and eager Celery, the ERP would answer at once)
+            with override_settings(OSCAR_ORDERCANCEL_MODE="request"), wake_ups_held():
                 cancel_order(order, user=user, channel="customer", reason="customer",
                              comment=_("Ordered the wrong colour."), notify_customer=False)
         except CancellationError as exc:
