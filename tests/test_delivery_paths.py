@@ -244,3 +244,20 @@ def test_a_top_up_gives_back_the_jobs_it_has_no_time_for(path, customer, staff, 
     assert len(outcomes) == 2  # its own job, then one more before the half second was up
     assert sorted(CancelJob.objects.values_list("state", "attempts")) == [("succeeded", 1)] * 5
     assert len(CALLS) == len(set(CALLS)) == 5
+
+
+def test_jobs_written_while_wake_ups_are_held_wait_for_the_dispatcher(
+        customer, staff, settings, django_capture_on_commit_callbacks):
+    from django.core.management import call_command
+
+    from oscar_ordercancel.integrations.outbox import wake_ups_held
+
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = [entry(CountingProcessor)]
+    CALLS.clear()
+    with django_capture_on_commit_callbacks(execute=True), wake_ups_held():
+        held = cancel_order(factories.place_order(customer), user=staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        woken = cancel_order(factories.place_order(customer), user=staff)
+    assert held.jobs.get().state == "pending" and woken.jobs.get().state == "succeeded"
+    call_command("ordercancel_dispatch", "--now", "--grace", "0")
+    assert held.jobs.get().state == "succeeded" and len(CALLS) == 2
