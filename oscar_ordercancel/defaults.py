@@ -46,7 +46,7 @@ OSCAR_ORDERCANCEL_DISPATCH_GRACE_SECONDS = 60
 #: Jobs claimed at once by one delivery task, and ids per task sent by the dispatcher.
 OSCAR_ORDERCANCEL_DISPATCH_BATCH = 100
 #: A worker that delivered its wake-up's jobs in less than this many seconds goes on
-#: claiming other due jobs (10 at a time) until the time is used; 0 turns this off.
+#: claiming other due jobs (50 at a time) until the time is used; 0 turns this off.
 OSCAR_ORDERCANCEL_WORKER_TOPUP_SECONDS = 1.0
 #: Characters of a processor's response kept per attempt.
 OSCAR_ORDERCANCEL_ATTEMPT_RESPONSE_CHARS = 2048

@@ -210,7 +210,7 @@ def deliver(job_ids: list[int] | None = None, *, limit: int | None = None,
 
 
 #: Outcomes of fast calls are written together once the first of them began this many
-#: seconds ago (or ten are waiting): one commit for several jobs. A call slower than
+#: seconds ago (or fifty are waiting): one commit for several jobs. A call slower than
 #: this is written on its own at once. A worker that dies loses at most these
 #: outcomes; their jobs are delivered again, under the same idempotency keys.
 GROUP_COMMIT_SECONDS = 0.05
