@@ -262,14 +262,13 @@ class OrderCancelView(TemplateView):
         )
         return ctx
 
+    def already_cancelled(self, request: HttpRequest, message: str) -> HttpResponse:
+        """Someone else cancelled the order meanwhile: say so on the order page."""
+        messages.info(request, message)
+        return HttpResponseRedirect(self.order_url())
+
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         """Preview, or (with ``confirm``) cancel; a refusal is shown on the form, nothing changes."""
-        whole = evaluate(self.facts, request.user, channel=Channel.DASHBOARD)
-        if not whole and whole.code == "already_cancelled":
-            # Someone cancelled it since this page was shown: say so, as the engine's
-            # refusal below does when the two requests cross.
-            messages.info(request, whole.message)
-            return HttpResponseRedirect(self.order_url())
         form = self.get_form(data=request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
@@ -277,6 +276,8 @@ class OrderCancelView(TemplateView):
         decision = evaluate(self.facts, request.user, lines=options["lines"], force=options["force"],
                             channel=Channel.DASHBOARD)
         if not decision:
+            if decision.code == "already_cancelled":  # by someone else, since the page was shown
+                return self.already_cancelled(request, decision.message)
             form.add_error(None, decision.message)
             return self.render_to_response(self.get_context_data(form=form), status=400)
         signature = preview_signature(self.order, options)
@@ -293,9 +294,8 @@ class OrderCancelView(TemplateView):
             cancellation = cancel_order(self.order, user=request.user, channel=Channel.DASHBOARD,
                                         on_behalf_of=self.order.user, **options)
         except CancellationError as exc:
-            if exc.code == "already_cancelled":
-                messages.info(request, exc.message)
-                return HttpResponseRedirect(self.order_url())
+            if exc.code == "already_cancelled":  # the two requests crossed in the engine
+                return self.already_cancelled(request, exc.message)
             form.add_error(None, exc.message)
             return self.render_to_response(self.get_context_data(form=form), status=409)
         if cancellation.is_full:
