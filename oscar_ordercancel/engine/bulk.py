@@ -74,12 +74,23 @@ def bulk_insert(objs: Sequence) -> None:
     if connection.vendor != "postgresql":
         model._base_manager.using(alias).bulk_create(objs)
         return
-    fields = [f for f in model._meta.local_concrete_fields
-              if not (f.primary_key and f.db_returning) and not getattr(f, "generated", False)]
+    fields = insert_fields(model)
     quote = connection.ops.quote_name
     arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
     columns = ", ".join(quote(f.column) for f in fields)
-    params = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs] for f in fields]
+    params = [list(column) for column in zip(*(insert_values(obj, fields, connection)
+                                               for obj in objs), strict=True)]
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
                        f"SELECT * FROM unnest({arrays})", params)
+
+
+def insert_fields(model) -> list:
+    """The fields an INSERT of ``model`` writes: all concrete ones but a database-made key."""
+    return [f for f in model._meta.local_concrete_fields
+            if not (f.primary_key and f.db_returning) and not getattr(f, "generated", False)]
+
+
+def insert_values(obj, fields, connection) -> list:
+    """The database values of ``fields`` for a new ``obj``: defaults and ``pre_save`` applied."""
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]

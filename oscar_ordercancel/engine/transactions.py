@@ -29,6 +29,14 @@ def is_lock_error(exc: BaseException) -> bool:
     return any(marker in text for marker in LOCK_ERROR_MARKERS)
 
 
+def _set_local(**values: str) -> None:
+    """On PostgreSQL, ``SET LOCAL`` each of ``values`` in the current transaction (one query)."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(values)),
+                           [item for pair in values.items() for item in pair])
+
+
 def without_jit() -> None:
     """On PostgreSQL, inside a transaction: no JIT compilation for the rest of it.
 
@@ -38,21 +46,16 @@ def without_jit() -> None:
     (hundreds of milliseconds, every time) than running it: JIT helps long
     analytical queries, never these.
     """
-    if connection.vendor == "postgresql" and connection.in_atomic_block:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('jit', 'off', true)")
+    _set_local(jit="off")
 
 
 def _configure() -> None:
+    """The engine's own transaction: no JIT, and the lock wait capped."""
     timeout = get_setting("OSCAR_ORDERCANCEL_LOCK_TIMEOUT")
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            if timeout:
-                cursor.execute("SELECT set_config('lock_timeout', %s, true), "
-                               "set_config('jit', 'off', true)",
-                               [f"{int(float(timeout) * 1000)}ms"])
-            else:
-                cursor.execute("SELECT set_config('jit', 'off', true)")
+    if timeout:
+        _set_local(jit="off", lock_timeout=f"{int(float(timeout) * 1000)}ms")
+    else:
+        without_jit()
 
 
 @contextmanager

@@ -77,11 +77,13 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
     return delay
 
 
-def due_q(now) -> Q:
-    """Jobs whose time has come, or whose worker's lease ran out."""
+def due_q(now, *, pending_only: bool = False) -> Q:
+    """Jobs whose time has come, or (unless ``pending_only``) whose worker's lease ran out."""
     CancelJob, __ = _models()
-    return (Q(state=CancelJob.State.PENDING, next_attempt_at__lte=now)
-            | Q(state=CancelJob.State.RUNNING, lease_expires_at__lte=now))
+    pending = Q(state=CancelJob.State.PENDING, next_attempt_at__lte=now)
+    if pending_only:
+        return pending
+    return pending | Q(state=CancelJob.State.RUNNING, lease_expires_at__lte=now)
 
 
 #: On PostgreSQL the claim and the outcome are one autocommitted statement each
@@ -111,8 +113,7 @@ def claim(job_ids: list[int] | None = None, *, limit: int | None = None,
                                 limit=limit, lost_error=lost_error, pending_only=pending_only)
     lock = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
     with transaction.atomic():
-        queryset = CancelJob.objects.filter(
-            Q(state=CancelJob.State.PENDING, next_attempt_at__lte=now) if pending_only else due_q(now))
+        queryset = CancelJob.objects.filter(due_q(now, pending_only=pending_only))
         if job_ids is not None:
             queryset = queryset.filter(pk__in=list(job_ids))
         jobs = list(queryset.select_for_update(**lock).order_by("next_attempt_at", "pk")[:limit])

@@ -24,7 +24,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from django.db import connection
-from django.db.models import AutoField
+
+from oscar_ordercancel.engine.bulk import insert_fields, insert_values
 
 
 def _columns(model) -> dict[str, str]:
@@ -33,16 +34,18 @@ def _columns(model) -> dict[str, str]:
     return {field.name: quote(field.column) for field in model._meta.concrete_fields}
 
 
-def _insert_fields(model) -> list:
-    """The fields an INSERT writes: every concrete field but an auto primary key."""
-    return [field for field in model._meta.local_concrete_fields
-            if not isinstance(field, AutoField) and not getattr(field, "generated", False)]
+def _due(job_model, pending_only: bool) -> str:
+    """The SQL test of a due job (its parameters come from ``_due_params``), as ``due_q``."""
+    job = _columns(job_model)
+    due = f"{job['state']} = %s AND {job['next_attempt_at']} <= %s"
+    if pending_only:
+        return due
+    return f"({due}) OR ({job['state']} = %s AND {job['lease_expires_at']} <= %s)"
 
 
-def _values(instance, fields) -> list:
-    """The database values of ``fields`` for a new ``instance`` (defaults and pre_save applied)."""
-    return [field.get_db_prep_save(field.pre_save(instance, True), connection=connection)
-            for field in fields]
+def _due_params(job_model, now, pending_only: bool) -> list:
+    State = job_model.State
+    return [State.PENDING, now] if pending_only else [State.PENDING, now, State.RUNNING, now]
 
 
 @lru_cache(maxsize=8)
@@ -56,7 +59,7 @@ def claim_sql(job_model, attempt_model, with_ids: bool, pending_only: bool = Fal
     quote = connection.ops.quote_name
     job, pk = _columns(job_model), quote(job_model._meta.pk.column)
     table = quote(job_model._meta.db_table)
-    attempt_fields = _insert_fields(attempt_model)
+    attempt_fields = insert_fields(attempt_model)
     lost_values = []
     for field in attempt_fields:
         if field.name == "job":
@@ -66,14 +69,11 @@ def claim_sql(job_model, attempt_model, with_ids: bool, pending_only: bool = Fal
         else:
             lost_values.append("%s")
     ids = f"AND {pk} = ANY(%s)" if with_ids else ""
-    due = f"{job['state']} = %s AND {job['next_attempt_at']} <= %s"
-    if not pending_only:
-        due = f"({due}) OR ({job['state']} = %s AND {job['lease_expires_at']} <= %s)"
     return f"""
 WITH picked AS (
     SELECT {pk}, {job['state']} AS oc_old_state, {job['date_updated']} AS oc_old_updated
     FROM {table}
-    WHERE ({due}) {ids}
+    WHERE ({_due(job_model, pending_only)}) {ids}
     ORDER BY {job['next_attempt_at']}, {pk}
     LIMIT %s
     FOR UPDATE SKIP LOCKED
@@ -97,10 +97,11 @@ def claim(job_model, attempt_model, job_ids, *, now, lease, limit: int, lost_err
     """Claim due jobs in one statement; return them (their state as it is now)."""
     State = job_model.State
     lost = attempt_model(started_at=now, outcome=attempt_model.Outcome.LOST, error=lost_error)
-    fields = _insert_fields(attempt_model)
-    lost_params = [value for field, value in zip(fields, _values(lost, fields), strict=True)
+    fields = insert_fields(attempt_model)
+    values = insert_values(lost, fields, connection)
+    lost_params = [value for field, value in zip(fields, values, strict=True)
                    if field.name not in ("job", "started_at")]
-    params = [State.PENDING, now] if pending_only else [State.PENDING, now, State.RUNNING, now]
+    params = _due_params(job_model, now, pending_only)
     if job_ids is not None:
         params.append(list(job_ids))
     params += [limit, State.RUNNING, lease, now, *lost_params, State.RUNNING]
@@ -112,22 +113,20 @@ def claim(job_model, attempt_model, job_ids, *, now, lease, limit: int, lost_err
 def any_due_sql(job_model) -> str:
     """A read-only test: is any of the given jobs due?"""
     quote = connection.ops.quote_name
-    job, pk = _columns(job_model), quote(job_model._meta.pk.column)
+    pk = quote(job_model._meta.pk.column)
     return f"""
 SELECT EXISTS (
     SELECT 1 FROM {quote(job_model._meta.db_table)}
-    WHERE {pk} = ANY(%s)
-      AND (({job['state']} = %s AND {job['next_attempt_at']} <= %s)
-           OR ({job['state']} = %s AND {job['lease_expires_at']} <= %s))
+    WHERE ({_due(job_model, pending_only=False)}) AND {pk} = ANY(%s)
 )
 """
 
 
 def any_due(job_model, job_ids, now) -> bool:
     """Whether any of ``job_ids`` is due: cheaper than a claim that finds nothing."""
-    State = job_model.State
     with connection.cursor() as cursor:
-        cursor.execute(any_due_sql(job_model), [list(job_ids), State.PENDING, now, State.RUNNING, now])
+        cursor.execute(any_due_sql(job_model),
+                       [*_due_params(job_model, now, pending_only=False), list(job_ids)])
         return cursor.fetchone()[0]
 
 
@@ -142,7 +141,7 @@ def outcome_sql(job_model, attempt_model, names: tuple[str, ...], count: int) ->
     quote = connection.ops.quote_name
     job, pk = _columns(job_model), quote(job_model._meta.pk.column)
     meta = job_model._meta
-    attempt_fields = _insert_fields(attempt_model)
+    attempt_fields = insert_fields(attempt_model)
     row = "(" + ", ".join(["%s"] * len(attempt_fields)) + ")"
     casts = [meta.pk.cast_db_type(connection), meta.get_field("attempts").cast_db_type(connection)]
     casts += [meta.get_field(name).cast_db_type(connection) for name in names]
@@ -178,9 +177,10 @@ def record(items) -> set:
     for (job_model, attempt_model, names), group in groups.items():
         meta = job_model._meta
         fields_of = [meta.get_field(name) for name in names]
+        attempt_fields = insert_fields(attempt_model)
         params = []
         for __, __, attempt in group:
-            params += _values(attempt, _insert_fields(attempt_model))
+            params += insert_values(attempt, attempt_fields, connection)
         for job, fields, __ in group:
             params += [job.pk, job.attempts]
             params += [field.get_db_prep_save(fields[field.name], connection=connection)
