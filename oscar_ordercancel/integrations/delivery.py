@@ -168,6 +168,11 @@ class _TakenFresh:
             while len(self.ids) > self.size:
                 self.ids.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget every job (the tests: a database rolled back may give its ids out again)."""
+        with self.lock:
+            self.ids.clear()
+
     def take_all(self, job_ids) -> bool:
         """Forget ``job_ids`` and return True when every one of them was remembered."""
         with self.lock:
