@@ -180,8 +180,16 @@ def test_on_behalf_of_must_be_the_orders_customer(order, staff, other_customer, 
 
 
 def test_timestamps_are_in_order(order, staff):
+    """A cancellation is requested after the order was placed, completes no earlier than it
+    was requested, and both moments are the moment the cancel was made."""
+    before = timezone.now()
     cancellation = cancel_order(order, user=staff)
-    assert cancellation.date_completed == cancellation.date_created
+    after = timezone.now()
+    cancellation.refresh_from_db()
+    order.refresh_from_db()
+    assert order.date_placed <= cancellation.date_created <= cancellation.date_completed
+    assert before <= cancellation.date_created <= after
+    assert before <= cancellation.date_completed <= after
 
 
 @pytest.mark.parametrize(("window", "text"), [
