@@ -33,16 +33,17 @@ def test_staff_cancel_one_line_of_a_multi_line_order(live_server, page, screensh
     page.goto(f"{live_server.url}/dashboard/orders/{order.number}/")
     page.check(f"input[name=selected_line][value='{first.pk}']")
     page.fill(f"input[name=selected_line_qty_{first.pk}]", "1")
-    page.check("#cancel_lines_check")
+    page.check("#cancel_lines_check")  # one of Oscar's line actions, in its own card
+    assert page.locator("#order_lines_form button[type=submit]").count() == 1
     screenshot("dashboard-order-page")
-    page.click("#ordercancel-cancel-lines")
+    page.click("#order_lines_form button[type=submit]")
 
-    page.wait_for_selector("#ordercancel-staff-form")
+    page.wait_for_selector("#ordercancel-preview")  # the line action leads to the preview
     assert page.input_value(f"input[name=quantity_{first.pk}]") == "1"
+    assert page.locator(".ordercancel-preview-qty").all_inner_texts() == ["1"]
     page.select_option("select[name=reason]", "customer")
     page.fill("textarea[name=note]", "Customer phoned: one shirt only")
-    screenshot("dashboard-cancel-form")
-    page.click("#ordercancel-preview-button")
+    page.click("#ordercancel-preview-again")
 
     page.wait_for_selector("#ordercancel-preview")
     assert page.locator(".ordercancel-preview-qty").all_inner_texts() == ["1"]
@@ -60,7 +61,34 @@ def test_staff_cancel_one_line_of_a_multi_line_order(live_server, page, screensh
     order.refresh_from_db()
     first.refresh_from_db()
     assert order.status == "Pending" and first.stockrecord.num_allocated == 1
-    assert order.cancellations.get().lines.get().quantity == 1
+    cancellation = order.cancellations.get()
+    assert cancellation.lines.get().quantity == 1 and cancellation.reason == "customer"
+
+
+def test_the_cancel_line_action_offers_what_a_partly_shipped_line_can_cancel(
+        live_server, page, clerk):
+    """Issue 13 item 8: the box offers (default and max) the cancellable 1, not the ordered 2."""
+    customer = factories.create_user("socks@example.com")
+    order = factories.place_order(customer, [("9.99", 2), ("6.50", 1)])
+    first = order.lines.order_by("pk").first()
+    factories.ship(order, first, 1)
+    log_in(page, live_server, clerk.email)
+
+    page.goto(f"{live_server.url}/dashboard/orders/{order.number}/")
+    box = page.locator(f"input[name=selected_line_qty_{first.pk}]")
+    page.check(f"input[name=selected_line][value='{first.pk}']")
+    assert box.input_value() == "2"  # Oscar's default, for Oscar's own actions
+    page.check("#cancel_lines_check")
+    assert (box.input_value(), box.get_attribute("max")) == ("1", "1")
+    page.check("#shipping_event_check")
+    assert (box.input_value(), box.get_attribute("max")) == ("2", None)
+    page.check("#cancel_lines_check")
+    page.click("#order_lines_form button[type=submit]")
+
+    page.wait_for_selector("#ordercancel-preview")
+    assert page.locator(".ordercancel-preview-qty").all_inner_texts() == ["1"]
+    form_box = page.locator(f"input[name=quantity_{first.pk}]")
+    assert (form_box.input_value(), form_box.get_attribute("max")) == ("1", "1")
 
 
 def test_staff_cancel_a_paid_order_with_force_and_refund(live_server, page, screenshot, clerk):
@@ -72,6 +100,7 @@ def test_staff_cancel_a_paid_order_with_force_and_refund(live_server, page, scre
     page.goto(f"{live_server.url}/dashboard/orders/{order.number}/")
     page.click("#ordercancel-cancel-order")
     page.wait_for_selector("#ordercancel-staff-form")
+    screenshot("dashboard-cancel-form")
     page.click("#ordercancel-preview-button")
     page.wait_for_selector("#ordercancel-error")
     assert "Payment has been taken: tick Force to cancel." in page.inner_text("#ordercancel-error")

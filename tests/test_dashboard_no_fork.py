@@ -36,3 +36,34 @@ def test_staff_without_the_permission_get_403_on_the_own_app_cancel_page(client,
     assert client.post(url, {"reason": "staff", "confirm": "1"}).status_code == 403
     order.refresh_from_db()
     assert order.status == "Pending"
+
+
+def _clerk():
+    return factories.create_user("own-clerk@example.com", is_staff=True,
+                                 perms=["order.view_order", "oscar_ordercancel.cancel_order"])
+
+
+def test_the_own_app_page_cancels_the_whole_order_from_the_contract_fields_alone(client, order):
+    """Issue 13 item 1, on the page a shop without the dashboard fork uses."""
+    client.force_login(_clerk())
+    url = reverse("ordercancel_dashboard:ordercancel-order-cancel", kwargs={"number": order.number})
+    data = {"reason": "staff", "notify_customer": "on"}
+    preview = client.post(url, data)
+    assert preview.status_code == 200 and preview.context["preview"].full
+    done = client.post(url, {**data, "confirm": "1", "previewed": preview.context["previewed"]})
+    assert done.status_code == 302
+    order.refresh_from_db()
+    assert order.status == "Cancelled" and order.cancellations.get().is_full
+
+
+def test_the_own_app_page_shows_a_quantity_error_only_at_its_line(client, order):
+    """Issue 13 item 8: no untrue "enter a quantity" banner beside the field's error."""
+    client.force_login(_clerk())
+    url = reverse("ordercancel_dashboard:ordercancel-order-cancel", kwargs={"number": order.number})
+    first, second = order.lines.order_by("pk")
+    response = client.post(url, {"reason": "staff", f"quantity_{first.pk}": "9",
+                                 f"quantity_{second.pk}": "0"})
+    assert response.status_code == 400
+    assert response.context["form"].errors[f"quantity_{first.pk}"]
+    assert "Enter a quantity to cancel for at least one line." not in response.content.decode()
+    assert not order.cancellations.exists()

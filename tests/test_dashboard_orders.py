@@ -1,5 +1,6 @@
 """Staff cancel from the forked Oscar orders dashboard (issue 7, part 1)."""
 
+import json
 import re
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from oscar.apps.dashboard.orders import views as oscar_views
 from oscar.core.loading import get_model
 
 from oscar_ordercancel.models import OrderCancellation
+from oscar_ordercancel.policy import can_cancel
 from oscar_ordercancel.services import cancel_order
 from tests import factories
 
@@ -183,7 +185,7 @@ def test_the_line_action_opens_the_cancel_form_with_the_quantities(client, clerk
     assert response.url == f"{cancel_page(order)}?quantity_{first.pk}=1"
     form = client.get(response.url).context["form"]
     assert form[f"quantity_{first.pk}"].value() == "1"
-    assert form[f"quantity_{second.pk}"].value() == 0
+    assert form[f"quantity_{second.pk}"].value() == "0"
 
 
 def test_partial_cancels_keep_the_status_until_nothing_is_left(client, clerk, order):
@@ -385,11 +387,15 @@ def test_the_order_page_costs_the_same_whatever_the_lines_and_cancellations(supe
     assert page(big) <= page(small) + 3
 
 
-def test_each_line_shows_its_own_cancel_facts(client, clerk, order):
+def test_each_line_shows_its_own_cancel_facts_when_some_cannot_be_cancelled(client, clerk, order):
     client.force_login(clerk)
+    text = client.get(detail(order)).content.decode()
+    assert "Cancel order" in text and 'id="ordercancel-lines"' not in text  # all of it can go
+    factories.ship(order, lines_of(order)[0], 1)
     text = client.get(detail(order)).content.decode()
     for line in lines_of(order):
         assert re.search(rf'id="ordercancel-line-{line.pk}"', text)
+    assert "1 shipped" in text
 
 
 def test_malformed_order_selections_are_ignored_not_a_server_error(client, clerk, order):
@@ -462,3 +468,277 @@ def test_confirming_an_order_someone_else_just_cancelled_says_so(client, clerk, 
     said = " ".join(str(m) for m in response.wsgi_request._messages)
     assert "already been cancelled" in said
     assert OrderCancellation.objects.filter(order=order).count() == 1
+
+
+# ------------------------------------------- issue 13: the form's contract fields
+
+
+def test_a_form_posting_only_the_contract_fields_cancels_the_whole_order(
+        client, clerk, order, customer):
+    """Issue 13 item 1: no ``quantity_`` field at all means the whole order (previewed first)."""
+    client.force_login(clerk)
+    data = {"reason": "staff", "note": "Phoned", "notify_customer": "on"}
+
+    unpreviewed = client.post(cancel_page(order), {**data, "confirm": "1"})
+    assert unpreviewed.status_code == 200 and unpreviewed.context["preview"].full
+    assert not order.cancellations.exists()  # a form that was not previewed is previewed first
+
+    preview = client.post(cancel_page(order), data)
+    assert preview.status_code == 200
+    assert preview.context["preview"].full and preview.context["preview"].stock_released == 3
+    done = client.post(cancel_page(order), {**data, "confirm": "1",
+                                            "previewed": preview.context["previewed"]})
+    assert done.status_code == 302
+    order.refresh_from_db()
+    assert order.status == "Cancelled"
+    cancellation = order.cancellations.get()
+    assert cancellation.is_full and cancellation.note == "Phoned"
+    assert sorted(cl.quantity for cl in cancellation.lines.all()) == [1, 2]
+
+
+def test_the_whole_order_preview_confirms_from_the_packages_own_template(client, clerk, order):
+    """The preview page shows the quantities it will cancel; confirming them is the same preview."""
+    client.force_login(clerk)
+    preview = client.post(cancel_page(order), {"reason": "staff", "notify_customer": "on"})
+    shown = {line.pk: preview.context["form"][f"quantity_{line.pk}"].value() for line in lines_of(order)}
+    assert shown == {line.pk: line.quantity for line in lines_of(order)}
+    done = client.post(cancel_page(order), {**form_data(order, shown), "confirm": "1",
+                                            "previewed": preview.context["previewed"]})
+    assert done.status_code == 302
+    order.refresh_from_db()
+    assert order.status == "Cancelled"
+
+
+def test_a_paid_order_posted_with_only_the_contract_fields_is_forced_and_refunded(client, clerk, order):
+    factories.pay(order, debited="25.00")
+    client.force_login(clerk)
+    data = {"reason": "staff", "notify_customer": "on", "force": "on", "refund": "on"}
+    refused = client.post(cancel_page(order), {"reason": "staff"})
+    assert refused.status_code == 400
+    assert "Payment has been taken: tick Force to cancel." in refused.content.decode()
+    preview = client.post(cancel_page(order), data)
+    assert preview.context["preview"].refund == Decimal("25.00")
+    client.post(cancel_page(order), {**data, "confirm": "1", "previewed": preview.context["previewed"]})
+    cancellation = order.cancellations.get()
+    assert cancellation.is_full and cancellation.refund_amount == Decimal("25.00")
+
+
+def test_quantity_fields_that_are_all_zero_are_still_refused(client, clerk, order):
+    client.force_login(clerk)
+    before = factories.snapshot(order)
+    response = client.post(cancel_page(order), {**form_data(order), "confirm": "1"})
+    assert response.status_code == 400
+    assert response.context["form"].non_field_errors() == [
+        "Enter a quantity to cancel for at least one line."]
+    assert factories.snapshot(order) == before
+
+
+def test_a_quantity_field_of_another_order_is_refused_not_taken_for_the_whole_order(
+        client, clerk, order, customer):
+    other = factories.place_order(customer)
+    client.force_login(clerk)
+    response = client.post(cancel_page(order), {"reason": "staff",
+                                                f"quantity_{other.lines.get().pk}": "1"})
+    assert response.status_code == 400
+    assert f"#{other.lines.get().pk} is not a line of order {order.number}" in response.content.decode()
+    assert not order.cancellations.exists() and not other.cancellations.exists()
+
+
+def test_a_whole_order_post_on_a_partly_shipped_order_says_why_not(client, clerk, customer):
+    order = factories.place_order(customer, [("10.00", 2), ("5.00", 1)])
+    factories.ship(order, lines_of(order)[0], 1)
+    client.force_login(clerk)
+    response = client.post(cancel_page(order), {"reason": "staff"})
+    assert response.status_code == 400
+    assert "Some items of this order have already shipped" in response.content.decode()
+    assert not order.cancellations.exists()
+
+
+# --------------------------------------- issue 13 item 8: quantities on the form
+
+
+def test_a_quantity_over_the_ordered_amount_shows_only_the_field_error(client, clerk, order):
+    first, __ = lines_of(order)
+    client.force_login(clerk)
+    response = client.post(cancel_page(order), form_data(order, {first.pk: 3}))
+    assert response.status_code == 400
+    assert response.context["form"].errors[f"quantity_{first.pk}"]
+    assert response.context["form"].non_field_errors() == []
+    assert "Enter a quantity to cancel for at least one line." not in response.content.decode()
+
+
+def test_a_quantity_over_the_cancellable_amount_is_said_at_its_line(client, clerk, customer):
+    order = factories.place_order(customer, [("10.00", 2), ("5.00", 1)])
+    first, __ = lines_of(order)
+    factories.ship(order, first, 1)
+    client.force_login(clerk)
+    response = client.post(cancel_page(order), form_data(order, {first.pk: 2}))
+    assert response.status_code == 400
+    assert response.context["form"].errors[f"quantity_{first.pk}"] == [
+        f"Line #{first.pk} “{first.title}”: only 1 of 2 can be cancelled; 1 has shipped."]
+    assert response.context["form"].non_field_errors() == []
+
+
+def test_the_boxes_default_and_max_are_the_cancellable_quantity(client, clerk, customer):
+    order = factories.place_order(customer, [("10.00", 2), ("5.00", 1)])
+    first, second = lines_of(order)
+    factories.ship(order, first, 1)
+    client.force_login(clerk)
+    form = client.get(cancel_page(order)).context["form"]
+    assert form[f"quantity_{first.pk}"].value() == 1
+    assert 'max="1"' in str(form[f"quantity_{first.pk}"])
+    assert 'max="1"' in str(form[f"quantity_{second.pk}"])
+    page = client.get(detail(order)).content.decode()
+    # the order page tells its line boxes what each line can cancel (for the line action)
+    offered = re.search(r'<script id="ordercancel-cancellable" type="application/json">(.*?)</script>',
+                        page)
+    assert json.loads(offered.group(1)) == {str(first.pk): 1, str(second.pk): 1}
+
+
+# ----------------------------------------- issue 13 polish: the line action
+
+
+def test_cancel_the_selected_lines_is_one_of_oscars_line_actions_in_its_card(client, clerk, order):
+    client.force_login(clerk)
+    text = client.get(detail(order)).content.decode()
+    lines_form = text[text.index('id="order_lines_form"'):text.index('id="order_status_form"')]
+    assert 'value="cancel_lines"' in lines_form
+    assert lines_form.count('type="submit"') == 1  # Oscar's own "Go!" only
+    assert "With selected lines" in lines_form and "ordercancel-lines-card" not in lines_form
+
+
+def test_the_line_action_leads_to_the_preview_of_those_quantities(client, clerk, order):
+    first, __ = lines_of(order)
+    client.force_login(clerk)
+    response = client.post(detail(order), {
+        "line_action": "cancel_lines", "selected_line": [first.pk],
+        f"selected_line_qty_{first.pk}": "1"}, follow=True)
+    assert response.status_code == 200
+    preview = response.context["preview"]
+    assert [(row["line"].pk, row["quantity"]) for row in preview.rows] == [(first.pk, 1)]
+    assert not order.cancellations.exists()  # a preview changes nothing
+    done = client.post(cancel_page(order), {**form_data(order, {first.pk: 1}), "confirm": "1",
+                                            "previewed": response.context["previewed"]})
+    assert done.status_code == 302
+    assert order.cancellations.get().lines.get().quantity == 1
+
+
+def test_the_cancellation_card_has_oscars_card_header(client, clerk, order):
+    client.force_login(clerk)
+    text = client.get(detail(order)).content.decode()
+    card = text[text.index('id="ordercancel-card"'):]
+    assert re.match(r'id="ordercancel-card">\s*<div class="table-header">\s*<h3><i class="fas fa-ban">'
+                    r'</i> Cancellation</h3>', card)
+
+
+def test_a_fully_cancelled_order_offers_no_cancel_actions(client, clerk, order):
+    """Issue 19: nothing cancellable, so no line action and no quantities panel."""
+    cancel_order(order, user=clerk, channel="dashboard")
+    client.force_login(clerk)
+    page = client.get(detail(order))
+    text = page.content.decode()
+    assert page.status_code == 200 and "This order has already been cancelled." in text
+    assert 'value="cancel_lines"' not in text and "Cancellable now" not in text
+    assert "Go to the cancel form" not in text and 'id="ordercancel-cancel-order"' not in text
+
+
+# ------------------------------------- issue 13 item 5: bulk status change
+
+
+def test_the_bulk_status_change_to_cancelled_says_per_order_what_happened(client, clerk, customer):
+    free = factories.place_order(customer)
+    paid = factories.place_order(customer)
+    factories.pay(paid, debited=paid.total_incl_tax)
+    before = factories.snapshot(paid)
+    clerk.user_permissions.add(Permission.objects.get(codename="change_order"))
+    client.force_login(clerk)
+
+    response = client.post(reverse("dashboard:order-list"), {
+        "action": "change_order_statuses", "selected_order": [free.pk, paid.pk],
+        "new_status": "Cancelled"}, follow=True)
+
+    said = [str(m) for m in response.context["messages"]]
+    assert f"Order {free.number} has been cancelled." in said
+    refused = [m for m in said if paid.number in m]
+    assert len(refused) == 1
+    assert refused[0].startswith(f"Order {paid.number} was not cancelled: Payment has been taken")
+    assert f'href="{cancel_page(paid)}"' in refused[0]
+    assert not any("payment error" in m for m in said)
+    free.refresh_from_db()
+    assert free.status == "Cancelled" and free.cancellations.get().channel == "dashboard"
+    assert factories.snapshot(paid) == before
+
+
+def test_the_bulk_status_change_names_the_order_a_status_is_not_valid_for(client, clerk, customer):
+    pending = factories.place_order(customer)
+    done = factories.place_order(customer)
+    cancel_order(done, user=clerk)
+    clerk.user_permissions.add(Permission.objects.get(codename="change_order"))
+    client.force_login(clerk)
+    response = client.post(reverse("dashboard:order-list"), {
+        "action": "change_order_statuses", "selected_order": [pending.pk, done.pk],
+        "new_status": "Being processed"}, follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert f"Order {pending.number}: status changed from 'Pending' to 'Being processed'." in said
+    assert (f"Order {done.number}: the new status 'Being processed' is not valid for an order "
+            f"in status 'Cancelled'.") in said
+    pending.refresh_from_db()
+    assert pending.status == "Being processed"
+    assert pending.notes.get().message == "Order status changed from 'Pending' to 'Being processed'"
+    assert pending.notes.get().user == clerk
+
+
+# ------------------------------------------ issue 13 polish: bulk cancel pages
+
+
+def test_the_bulk_cancel_pages_are_named_after_the_action(client, clerk, customer):
+    order = factories.place_order(customer)
+    client.force_login(clerk)
+    start = client.post(reverse("dashboard:order-list"), {
+        "action": "cancel_selected_orders", "selected_order": [order.pk]})
+    crumbs = re.compile(r'<ol class="breadcrumb">(.*?)</ol>', re.S)
+
+    def trail(html):
+        return [re.sub(r"<[^>]+>|\s+", " ", item).strip()
+                for item in re.findall(r"<li[^>]*>(.*?)</li>", crumbs.search(html).group(1), re.S)]
+
+    confirm_page = client.get(start.url).content.decode()
+    assert trail(confirm_page) == ["Dashboard", "Orders", "Cancel selected orders"]
+    assert re.search(r"<title>\s*Cancel selected orders \|", confirm_page)
+    summary = client.post(start.url, {"reason": "staff", "notify_customer": "on"}).content.decode()
+    assert trail(summary) == ["Dashboard", "Orders", "Cancel selected orders"]
+    assert re.search(r"<title>\s*Cancel selected orders \|", summary)
+    assert reverse("dashboard:order-list") in crumbs.search(summary).group(1)
+
+
+def test_the_bulk_cancel_summary_links_each_refused_order_to_its_cancel_form(client, clerk, customer):
+    """Like the status change: a refused order can be cancelled on its own form (Force, Refund)."""
+    paid = factories.place_order(customer)
+    factories.pay(paid, debited=paid.total_incl_tax)
+    client.force_login(clerk)
+    start = client.post(reverse("dashboard:order-list"), {
+        "action": "cancel_selected_orders", "selected_order": [paid.pk]})
+    summary = client.post(start.url, {"reason": "staff", "notify_customer": "on"}).content.decode()
+    refused = summary[summary.index('id="ordercancel-refused"'):]
+    refused = refused[:refused.index("</ul>")]
+    assert "Payment has been taken: tick Force to cancel." in refused
+    assert f'href="{cancel_page(paid)}"' in refused
+
+
+def test_the_cancel_form_of_an_order_that_cannot_be_cancelled_says_why_and_offers_no_preview(
+        client, clerk, order):
+    """Issue 19's class: no cancel control where nothing can be cancelled, on the form too."""
+    cancel_order(order, user=clerk, channel="dashboard")
+    client.force_login(clerk)
+    page = client.get(cancel_page(order))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="ordercancel-unavailable"' in text and "This order has already been cancelled." in text
+    assert 'id="ordercancel-preview-button"' not in text
+    shipped = factories.place_order(order.user)
+    shipped.status = "Shipped"
+    shipped.save()
+    refused = client.post(cancel_page(shipped), {"reason": "staff"})
+    assert refused.status_code == 400
+    said = can_cancel(shipped, clerk, force=True).message  # the policy's words, whatever they are
+    assert said and refused.content.decode().count(said) == 1  # said once, not twice

@@ -358,3 +358,13 @@ def test_the_template_tag_offers_resubmit_only_where_it_can_work(cancelled, orde
     record.save()
     resubmit_order(cancelled, user=staff)
     assert ordercancel_resubmittable(cancelled) is False  # already resubmitted
+
+
+def test_an_order_resubmitted_before_says_its_new_number_once(cancelled, staff):
+    """Issue 13 item 11: one sentence, not the stored note repeated after it."""
+    new = resubmit_order(cancelled, user=staff)
+    with pytest.raises(CancellationError) as exc:
+        resubmit_order(cancelled, user=staff)
+    assert exc.value.message == (f"Order {cancelled.number} has already been resubmitted as "
+                                 f"new order {new.number}.")
+    assert exc.value.params["new_order"] == new.number

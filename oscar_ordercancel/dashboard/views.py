@@ -230,6 +230,7 @@ class ResubmitOrderView(generic.TemplateView):
             ctx["lines"] = resubmit_lines(self.order)
         except CancellationError as exc:
             ctx["lines"], ctx["refusal"] = [], exc.message
+            ctx["resubmitted_as"] = exc.params.get("new_order")
         return ctx
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:

@@ -24,6 +24,8 @@ from oscar_ordercancel.exceptions import CancellationError
 #: ``OrderNote.note_type`` of the notes that link an original and its resubmission.
 NOTE_RESUBMITTED_AS = "Resubmitted"
 NOTE_RESUBMISSION_OF = "Resubmission"
+#: ``line_reference`` prefix of the new order's basket lines: ``resubmit-<original line id>``.
+RESUBMIT_REFERENCE = "resubmit-"
 
 CENT = Decimal("0.01")
 
@@ -96,11 +98,14 @@ def resubmit_lines(order, *, lock: bool = False) -> list[ResubmitLine]:
         raise _refuse("not_resubmittable",
                       _("Only cancelled orders can be resubmitted; order %(number)s is “%(status)s”.")
                       % {"number": order.number, "status": order.status})
-    earlier = order.notes.filter(note_type=NOTE_RESUBMITTED_AS).order_by("pk").first()
-    if earlier is not None:
+    if order.notes.filter(note_type=NOTE_RESUBMITTED_AS).exists():
+        new = resubmitted_as(order)
+        if new is None:  # e.g. the new order's basket was deleted since
+            raise _refuse("already_resubmitted",
+                          _("Order %(number)s has already been resubmitted.") % {"number": order.number})
         raise _refuse("already_resubmitted",
-                      _("Order %(number)s has already been resubmitted: %(note)s")
-                      % {"number": order.number, "note": earlier.message})
+                      _("Order %(number)s has already been resubmitted as new order %(new)s.")
+                      % {"number": order.number, "new": new.number}, new_order=new.number)
     quantities = dict(
         OrderCancellationLine.objects.filter(
             cancellation__order=order, cancellation__state=OrderCancellation.State.COMPLETED)
@@ -123,6 +128,14 @@ def resubmit_lines(order, *, lock: bool = False) -> list[ResubmitLine]:
                             "resubmitted.") % {"title": item.line.title}, line=item.line.pk)
     _check_stock(lines, lock=lock)
     return lines
+
+
+def resubmitted_as(order):
+    """The order that resubmitted ``order``, found by its basket's lines (``resubmit-<line id>``)."""
+    Order = get_model("order", "Order")
+    references = [f"{RESUBMIT_REFERENCE}{pk}" for pk in order.lines.values_list("pk", flat=True)]
+    return (Order.objects.filter(basket__lines__line_reference__in=references)
+            .exclude(pk=order.pk).order_by("pk").first())
 
 
 def _check_stock(lines: list[ResubmitLine], *, lock: bool) -> None:
@@ -168,7 +181,7 @@ def _build_basket(order, lines: list[ResubmitLine]):
     prices = {}
     for item in lines:
         line = item.line
-        reference = f"resubmit-{line.pk}"
+        reference = f"{RESUBMIT_REFERENCE}{line.pk}"
         prices[reference] = (line.unit_price_excl_tax, line.unit_price_incl_tax)
         basket_line = basket.lines.create(
             line_reference=reference, product=line.product, stockrecord=line.stockrecord,
@@ -179,7 +192,7 @@ def _build_basket(order, lines: list[ResubmitLine]):
             LineAttribute.objects.create(line=basket_line, option=attribute.option,
                                          value=attribute.value)
     basket.strategy = OriginalPrices(order.currency, prices)
-    by_reference = {f"resubmit-{item.line.pk}": item for item in lines}
+    by_reference = {f"{RESUBMIT_REFERENCE}{item.line.pk}": item for item in lines}
     for basket_line in basket.all_lines():
         item = by_reference[basket_line.line_reference]
         if item.discount_incl_tax > 0:  # the original line's discount, pro rata

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -23,6 +23,8 @@ from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
 from oscar.apps.dashboard.orders import views as oscar_views
 from oscar.apps.dashboard.orders.views import *  # noqa: F401,F403 - Oscar's other views
+from oscar.apps.order.exceptions import InvalidOrderStatus
+from oscar.apps.payment.exceptions import PaymentError as OscarPaymentError
 from oscar.views.generic import (
     IntermediateBulkAction,
     IntermediateBulkActionView,
@@ -54,9 +56,10 @@ def staff_decision(facts, user):
     return evaluate(facts, user, lines=left, force=True, channel=Channel.DASHBOARD)
 
 
-def preview_signature(order, options: dict) -> str:
-    """A digest of what a preview showed, so that only that can be confirmed."""
-    text = repr((order.pk, sorted(options["lines"].items()), options["reason"], options["note"],
+def preview_signature(order, decision, options: dict) -> str:
+    """A digest of what a preview showed (the decision's quantities and the choices), so that
+    only that can be confirmed."""
+    text = repr((order.pk, sorted(decision.quantities.items()), options["reason"], options["note"],
                  options["notify_customer"], options["force"], options["refund"]))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -69,6 +72,17 @@ class DashboardCancellationMixin:
         handler = super().get_handler(user=user, **kwargs)
         handler.ordercancel_channel = Channel.DASHBOARD
         return handler
+
+
+def refused_status_change(order, exc: StatusChangeRefused) -> str:
+    """"Order N was not cancelled: <the policy's reason>", with a link to the order's cancel form."""
+    cause = exc.__cause__
+    reason = cause.message if isinstance(cause, CancellationError) else exc.message
+    url = reverse("dashboard:order-cancel", kwargs={"number": order.number})
+    return format_html('{} <a href="{}">{}</a>',
+                       _("Order %(number)s was not cancelled: %(reason)s")
+                       % {"number": order.number, "reason": reason},
+                       url, _("Open the cancel form"))
 
 
 class OrderListView(DashboardCancellationMixin, IntermediateBulkEditMixin, oscar_views.OrderListView):
@@ -120,13 +134,56 @@ class OrderListView(DashboardCancellationMixin, IntermediateBulkEditMixin, oscar
         """The confirmation page of the bulk cancel."""
         return reverse("dashboard:order-bulk-cancel")
 
+    def change_order_statuses(self, request: HttpRequest, orders) -> HttpResponse:
+        """Oscar's bulk status change; a missing status is said once, not once per order."""
+        if not request.POST.get("new_status", "").strip():
+            messages.error(request, _("Choose the new status of the selected orders."))
+            return redirect("dashboard:order-list")
+        return super().change_order_statuses(request, orders)
+
     def change_order_status(self, request: HttpRequest, order) -> None:
-        """Oscar's bulk status change; a refused cancellation is reported for its order."""
+        """Oscar's status change of one selected order, told with its number.
+
+        A change to the cancelled status is a cancellation (the order fork's
+        EventHandler sends it through the engine); a refusal says the policy's
+        reason and links to the order's cancel form. Oscar's own message would call
+        it a payment error and not say which order it was.
+        """
+        new_status = request.POST.get("new_status", "").strip()
+        old_status = order.status
+        if new_status not in order.available_statuses():
+            messages.error(request, _("Order %(number)s: the new status '%(new)s' is not valid for an "
+                                      "order in status '%(old)s'.")
+                           % {"number": order.number, "new": new_status, "old": old_status})
+            return
+        # Oscar's note text, so that its translations apply; the handler writes the note
+        # (a cancellation keeps it as its staff note)
+        note = _("Order status changed from '%(old_status)s' to '%(new_status)s'") % {
+            "old_status": old_status, "new_status": new_status}
+        handler = self.get_handler(user=request.user)
+        # with the order fork (or the mixin in the shop's EventHandler) it is a cancellation
+        cancelling = (new_status == get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS")
+                      and hasattr(handler, "handle_order_cancellation"))
         try:
-            return super().change_order_status(request, order)
+            handler.handle_order_status_change(order, new_status, note_msg=note)
         except StatusChangeRefused as exc:
-            messages.error(request, _("Order %(number)s: %(message)s")
-                           % {"number": order.number, "message": exc.message})
+            messages.error(request, refused_status_change(order, exc))
+        except InvalidOrderStatus:
+            messages.error(request, _("Order %(number)s: the new status '%(new)s' is not valid for an "
+                                      "order in status '%(old)s'.")
+                           % {"number": order.number, "new": new_status, "old": order.status})
+        except OscarPaymentError as exc:
+            messages.error(request, _("Order %(number)s: the status was not changed because of a "
+                                      "payment error: %(error)s")
+                           % {"number": order.number, "error": exc})
+        else:
+            if cancelling:
+                messages.info(request, _("Order %(number)s has been cancelled.")
+                              % {"number": order.number})
+            else:
+                messages.info(request, _("Order %(number)s: status changed from '%(old)s' to "
+                                         "'%(new)s'.")
+                              % {"number": order.number, "old": old_status, "new": new_status})
 
     def get_context_data(self, **kwargs) -> dict:
         """Oscar's context, plus whether the user may cancel."""
@@ -180,9 +237,7 @@ class OrderDetailView(DashboardCancellationMixin, oscar_views.OrderDetailView):
                     order, cancelled, note_msg=_("Order status changed from '%(old)s' to "
                                                  "'%(new)s'") % {"old": order.status, "new": cancelled})
             except StatusChangeRefused as exc:
-                url = reverse("dashboard:order-cancel", kwargs={"number": order.number})
-                messages.error(request, format_html(
-                    '{} <a href="{}">{}</a>', exc.message, url, _("Open the cancel form")))
+                messages.error(request, refused_status_change(order, exc))
             else:
                 messages.info(request, _("Order %(number)s has been cancelled.")
                               % {"number": order.number})
@@ -196,12 +251,18 @@ class OrderDetailView(DashboardCancellationMixin, oscar_views.OrderDetailView):
         facts = load_context(order)
         cancellations = list(order.cancellations.select_related("user", "on_behalf_of")
                              .prefetch_related("lines__line"))
+        decision, rows = staff_decision(facts, user), line_facts(facts)
         ctx.update(
             may_cancel_orders=may_cancel(user),
             may_resubmit=is_cancelling_staff(user),
             may_settle=is_cancelling_staff(user),
-            cancel_decision=staff_decision(facts, user),
-            cancel_lines=line_facts(facts),
+            cancel_decision=decision,
+            cancel_lines=rows,
+            # the lines' limits are shown when some line cannot cancel all it ordered
+            cancel_lines_limited=any(row["cancellable"] < row["ordered"] for row in rows),
+            # the cancel line action, while something can be cancelled
+            cancel_actions=bool(decision) and may_cancel(user),
+            cancellable_quantities={row["line"].pk: row["cancellable"] for row in rows},
             cancellations=cancellations,
             # each cancellation's delivery state per processor, one query for all
             deliveries=delivery_summaries(cancellations),
@@ -212,9 +273,11 @@ class OrderDetailView(DashboardCancellationMixin, oscar_views.OrderDetailView):
 class OrderCancelView(TemplateView):
     """``dashboard:order-cancel``: the cancel form, a preview of its effect, then the cancellation.
 
-    ``GET`` shows the form (quantities from ``?quantity_<line id>=n``, else everything
-    that can be cancelled); a ``POST`` shows the preview; a ``POST`` with
-    ``confirm`` cancels, on behalf of the order's customer.
+    ``GET`` shows the form with everything that can be cancelled filled in, or, with
+    ``?quantity_<line id>=n`` (the order page's line action), the preview of those
+    quantities; a ``POST`` shows the preview (no ``quantity_`` field at all: the whole
+    order); a ``POST`` with ``confirm`` and the preview's signature cancels, on behalf
+    of the order's customer.
     """
 
     template_name = "oscar_ordercancel/dashboard/orders/order_cancel.html"
@@ -238,17 +301,22 @@ class OrderCancelView(TemplateView):
         return reverse("dashboard:order-detail", kwargs={"number": self.order.number})
 
     def get_form(self, data=None) -> StaffCancelForm:
-        """The form, with a quantity field per line of the order."""
+        """The form, with a quantity field per line of the order (its box offers the cancellable)."""
         facts = self.facts
+        cancellable = {line.pk: facts.cancellable_quantity(line) for line in facts.lines}
         initial = {}
         if data is None:
-            asked = {key: value for key, value in self.request.GET.items()
-                     if key.startswith("quantity_")}
+            asked = self.asked_quantities()
             for line in facts.lines:
                 name = f"quantity_{line.pk}"
-                initial[name] = asked.get(name, 0 if asked else facts.cancellable_quantity(line))
+                initial[name] = asked.get(name, 0 if asked else cancellable[line.pk])
         return self.form_class(data=data, initial=initial, lines=facts.lines,
-                               paid=facts.amount_debited > 0)
+                               paid=facts.amount_debited > 0, cancellable=cancellable,
+                               order_number=self.order.number)
+
+    def asked_quantities(self) -> dict:
+        """The ``quantity_<line id>`` the URL asks for (the order page's line action)."""
+        return {key: value for key, value in self.request.GET.items() if key.startswith("quantity_")}
 
     def get_context_data(self, **kwargs) -> dict:
         """The order, its lines' facts and the form."""
@@ -259,6 +327,8 @@ class OrderCancelView(TemplateView):
             order=self.order, form=form, order_url=self.order_url(),
             line_rows=[(rows[line.pk], form[name]) for line, name in form.line_fields],
             paid=self.facts.amount_debited > 0, amount_debited=self.facts.amount_debited,
+            # whether anything of the order could be cancelled at all (Force allowed)
+            cancel_decision=staff_decision(self.facts, self.request.user),
         )
         return ctx
 
@@ -267,24 +337,54 @@ class OrderCancelView(TemplateView):
         messages.info(request, message)
         return HttpResponseRedirect(self.order_url())
 
+    def refuse(self, form: StaffCancelForm, code: str, message: str, params: dict, status: int):
+        """Show a refusal on the form: at its line's box when it is about one line's quantity."""
+        name = f"quantity_{params.get('line')}"
+        if code == "quantity_not_cancellable" and not form.whole_order and name in form.fields:
+            form.add_error(name, message)
+        else:
+            form.add_error(None, message)
+        return self.render_to_response(self.get_context_data(form=form), status=status)
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """The form; with ``?quantity_<line id>=n`` (the line action), the preview of those quantities."""
+        asked = self.asked_quantities()
+        reason = self.get_form().fields["reason"].initial
+        if not asked or not reason:
+            return super().get(request, *args, **kwargs)
+        data = QueryDict(mutable=True)
+        data.update({"reason": reason, "notify_customer": "on"})
+        for line in self.facts.lines:
+            data[f"quantity_{line.pk}"] = asked.get(f"quantity_{line.pk}", "0")
+        return self.preview_or_cancel(request, self.get_form(data=data), confirm=False, status=200)
+
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         """Preview, or (with ``confirm``) cancel; a refusal is shown on the form, nothing changes."""
-        form = self.get_form(data=request.POST)
+        return self.preview_or_cancel(request, self.get_form(data=request.POST),
+                                      confirm="confirm" in request.POST, status=400)
+
+    def preview_or_cancel(self, request: HttpRequest, form: StaffCancelForm, *, confirm: bool,
+                          status: int) -> HttpResponse:
+        """The preview of what ``form`` asks for; with ``confirm``, the cancellation it previewed.
+
+        ``status`` is the answer's status when the form or the policy refuses.
+        """
         if not form.is_valid():
-            return self.render_to_response(self.get_context_data(form=form), status=400)
+            return self.render_to_response(self.get_context_data(form=form), status=status)
         options = form.cancel_kwargs()
         decision = evaluate(self.facts, request.user, lines=options["lines"], force=options["force"],
                             channel=Channel.DASHBOARD)
         if not decision:
             if decision.code == "already_cancelled":  # by someone else, since the page was shown
                 return self.already_cancelled(request, decision.message)
-            form.add_error(None, decision.message)
-            return self.render_to_response(self.get_context_data(form=form), status=400)
-        signature = preview_signature(self.order, options)
-        if "confirm" not in request.POST or request.POST.get("previewed") != signature:
+            return self.refuse(form, decision.code, decision.message, decision.params, status)
+        if form.whole_order:  # the boxes show what the whole order is
+            form.show_quantities(decision.quantities)
+        signature = preview_signature(self.order, decision, options)
+        if not confirm or request.POST.get("previewed") != signature:
             # Never confirm what was not previewed: a form changed after its preview
             # is previewed again.
-            if "confirm" in request.POST:
+            if confirm and request.POST.get("previewed"):
                 messages.warning(request, _("You changed the form after the preview: "
                                             "check the new preview, then confirm."))
             preview = cancellation_preview(self.facts, decision, refund=options["refund"])
@@ -296,8 +396,7 @@ class OrderCancelView(TemplateView):
         except CancellationError as exc:
             if exc.code == "already_cancelled":  # the two requests crossed in the engine
                 return self.already_cancelled(request, exc.message)
-            form.add_error(None, exc.message)
-            return self.render_to_response(self.get_context_data(form=form), status=409)
+            return self.refuse(form, exc.code, exc.message, exc.params, 409)
         if cancellation.is_full:
             text = _("Order %(number)s has been cancelled.")
         else:
@@ -381,4 +480,5 @@ class BulkCancelView(IntermediateBulkActionView):
         result = self.execute_action(request, form)
         self._clear_session(request)
         return TemplateResponse(request, "oscar_ordercancel/dashboard/orders/bulk_cancel_done.html",
-                                {**result, "list_url": self.get_success_url()})
+                                {**result, "list_url": self.get_success_url(),
+                                 "action_label": self.intermediate_actions[self._action].label})
