@@ -358,12 +358,32 @@ def history_row(client, order, cancellation):
 @needs_fork
 def test_the_cancellations_tab_says_why_a_declined_requests_job_was_not_sent(
         client, clerk, order, waiting):
+    from django.utils.formats import date_format
+    from django.utils.timezone import localtime
 
     reject_cancellation(waiting, reason="Kept", user=clerk)
     waiting.refresh_from_db()
     client.force_login(clerk)
     text = history_row(client, order, waiting)
     assert "erp: Not sent Not sent: the request was declined by staff." in text
+    created = date_format(localtime(waiting.date_created), "DATETIME_FORMAT")
+    rejected = date_format(localtime(waiting.date_completed), "DATETIME_FORMAT")
+    assert f"requested {created} rejected {rejected}" in text
+    assert "completed" not in text
+
+
+@needs_fork
+def test_the_cancellations_tab_says_when_a_request_was_confirmed(client, clerk, order, waiting):
+    from django.utils.formats import date_format
+    from django.utils.timezone import localtime
+
+    confirm_cancellation(waiting, user=clerk)
+    waiting.refresh_from_db()
+    client.force_login(clerk)
+    text = history_row(client, order, waiting)
+    created = date_format(localtime(waiting.date_created), "DATETIME_FORMAT")
+    confirmed = date_format(localtime(waiting.date_completed), "DATETIME_FORMAT")
+    assert f"requested {created} confirmed {confirmed}" in text
 
 
 @needs_fork
