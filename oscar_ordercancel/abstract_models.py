@@ -131,7 +131,9 @@ class AbstractOrderCancellation(models.Model):
     rejection_reason = models.TextField(_("Rejection reason"), blank=True)
     date_created = models.DateTimeField(_("Requested at"), default=timezone.now, editable=False,
                                         db_index=True)
-    date_completed = models.DateTimeField(_("Completed at"), null=True, blank=True)
+    date_completed = models.DateTimeField(
+        _("Completed or rejected at"), null=True, blank=True,
+        help_text=_("When it took effect, or when the request was rejected (see the state)."))
     batch = models.ForeignKey(
         "oscar_ordercancel.CancellationBatch", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="cancellations", verbose_name=_("CSV batch"),
@@ -197,6 +199,15 @@ class AbstractCancelJob(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         REJECTED = "rejected", _("Rejected")
         FAILED = "failed", _("Failed")
+        #: Never to be sent (again): its request was settled before the processor answered.
+        NOT_SENT = "not_sent", _("Not sent")
+
+    class NotSentReason(models.TextChoices):
+        """Why a job is ``not_sent`` (the words shown are in ``integrations.monitor``)."""
+
+        DECLINED_BY_STAFF = "declined_by_staff", _("The request was declined by staff")
+        DECLINED_BY_PROCESSOR = "declined_by_processor", _("Another processor declined the request")
+        DECLINED = "declined", _("The request was declined")
 
     # Every write of a job touches each of its indexes, and a busy outbox is all writes:
     # the cancellation, processor and state are served by the composite indexes and
@@ -215,6 +226,8 @@ class AbstractCancelJob(models.Model):
     lease_expires_at = models.DateTimeField(_("Lease expires"), null=True, blank=True)
     last_error = models.TextField(_("Last error"), blank=True)
     rejection_reason = models.TextField(_("Rejection reason"), blank=True)
+    not_sent_reason = models.CharField(_("Why not sent"), max_length=32, blank=True,
+                                       choices=NotSentReason.choices)
     idempotency_key = models.CharField(_("Idempotency key"), max_length=100, unique=True)
     payload = models.JSONField(_("Payload"), encoder=DjangoJSONEncoder)
     date_created = models.DateTimeField(_("Created"), default=timezone.now, editable=False,
@@ -244,8 +257,9 @@ class AbstractCancelJob(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        """Succeeded, rejected or failed: nothing more happens unless staff act."""
-        return self.state in (self.State.SUCCEEDED, self.State.REJECTED, self.State.FAILED)
+        """Succeeded, rejected, failed or not sent: nothing more happens unless staff act."""
+        return self.state in (self.State.SUCCEEDED, self.State.REJECTED, self.State.FAILED,
+                              self.State.NOT_SENT)
 
 
 class AbstractCancelJobAttempt(models.Model):

@@ -15,7 +15,7 @@ class OrderCancelConfig(AppConfig):
     def ready(self) -> None:
         """Connect the integration receivers and register the system checks."""
         from oscar_ordercancel import checks, signals  # noqa: F401
-        from oscar_ordercancel.integrations import notifications, outbox
+        from oscar_ordercancel.integrations import delivery, notifications, outbox
 
         signals.order_cancelled.connect(
             notifications.on_order_cancelled, dispatch_uid="ordercancel_notify_cancelled")
@@ -28,3 +28,6 @@ class OrderCancelConfig(AppConfig):
             outbox.on_order_cancelled, dispatch_uid="ordercancel_outbox_cancelled")
         signals.order_cancellation_pending.connect(
             outbox.on_cancellation_pending, dispatch_uid="ordercancel_outbox_pending")
+        # A declined request's jobs that still wait are never sent.
+        signals.order_cancellation_rejected.connect(
+            delivery.on_cancellation_rejected, dispatch_uid="ordercancel_outbox_rejected")

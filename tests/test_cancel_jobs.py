@@ -424,7 +424,7 @@ def test_delivery_summary_and_counts(order, staff, settings):
     assert [(s.processor, s.state, s.rejection_reason) for s in summary] == [
         ("erp", "rejected", "Already shipped"), ("log", "succeeded", "")]
     assert monitor.job_counts() == {"pending": 0, "running": 0, "succeeded": 1, "rejected": 1,
-                                    "failed": 0}
+                                    "failed": 0, "not_sent": 0}
 
 
 # -- dispatcher ---------------------------------------------------------------------

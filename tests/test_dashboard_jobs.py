@@ -111,7 +111,8 @@ def test_the_job_list_shows_every_job_with_counts_per_state(client, clerk, custo
 
     assert page.status_code == 200
     counts = {link["state"]: link["count"] for link in page.context["state_links"]}
-    assert counts == {"pending": 3, "running": 0, "succeeded": 2, "rejected": 0, "failed": 1}
+    assert counts == {"pending": 3, "running": 0, "succeeded": 2, "rejected": 0, "failed": 1,
+                      "not_sent": 0}
     assert page.context["total"] == 6
     text = page.content.decode()
     assert all(detail(job) in text for job in CancelJob.objects.all())

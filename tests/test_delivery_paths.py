@@ -261,3 +261,61 @@ def test_jobs_written_while_wake_ups_are_held_wait_for_the_dispatcher(
     assert held.jobs.get().state == "pending" and woken.jobs.get().state == "succeeded"
     call_command("ordercancel_dispatch", "--now", "--grace", "0")
     assert held.jobs.get().state == "succeeded" and len(CALLS) == 2
+
+
+# -- a declined request's jobs (issue 13, item 2) -------------------------------------------------
+
+
+def declined_request(customer, settings, processor=CountingProcessor):
+    """A request whose job was written, then declined by staff before anything was delivered."""
+    from oscar_ordercancel.services import reject_cancellation
+
+    settings.OSCAR_ORDERCANCEL_MODE = "request"
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = [entry(processor)]
+    cancellation = cancel_order(factories.place_order(customer), user=customer, channel="customer")
+    return cancellation, reject_cancellation
+
+
+def test_the_claim_never_takes_a_job_of_a_declined_request(path, customer, staff, settings):
+    cancellation, reject = declined_request(customer, settings)
+    reject(cancellation, reason="Kept", user=staff)
+    job = cancellation.jobs.get()
+    assert job.state == "not_sent"
+    # left over as pending (written by an older version, say), or running past a dead worker's lease
+    past = timezone.now() - timedelta(minutes=1)
+    for state, lease in (("pending", None), ("running", past)):
+        CancelJob.objects.filter(pk=job.pk).update(state=state, next_attempt_at=past,
+                                                   lease_expires_at=lease)
+        assert delivery.claim([job.pk]) == []
+        assert delivery.claim() == []
+        assert delivery.claim(pending_only=True) == []
+        assert delivery.deliver([job.pk]) == [] and delivery.deliver() == []
+    assert CALLS == []
+    assert CancelJob.objects.get(pk=job.pk).attempts == 0
+
+
+def test_a_retry_that_comes_back_after_the_request_was_declined_is_not_sent(
+        path, customer, staff, settings):
+    cancellation, reject = declined_request(customer, settings, FlakyProcessor)
+    [claimed] = delivery.claim()
+    reject(cancellation, reason="Kept", user=staff)  # while the worker calls the ERP
+    assert CancelJob.objects.get(pk=claimed.pk).state == "running"  # the worker's, still
+    [outcome] = delivery._record([delivery._attempt(claimed, delivery.get_processor("erp"))])
+    assert outcome.outcome == "retry"  # what the ERP answered is logged ...
+    job = CancelJob.objects.get(pk=claimed.pk)
+    # ... but the job is not sent again, and says why (who declined is in the order's notes)
+    assert (job.state, job.not_sent_reason, job.next_attempt_at) == ("not_sent", "declined", None)
+    assert list(job.attempt_log.values_list("outcome", flat=True)) == ["retry"]
+    assert delivery.due_job_ids(grace=0) == []
+
+
+def test_a_success_that_comes_back_after_the_request_was_declined_does_not_undo_it(
+        path, customer, staff, settings):
+    cancellation, reject = declined_request(customer, settings)
+    [claimed] = delivery.claim()
+    reject(cancellation, reason="Kept", user=staff)
+    delivery._record([delivery._attempt(claimed, delivery.get_processor("erp"))])
+    cancellation.refresh_from_db()
+    job = CancelJob.objects.get(pk=claimed.pk)
+    assert cancellation.state == "rejected" and job.state == "succeeded"
+    assert cancellation.order.status == "Pending"

@@ -245,3 +245,37 @@ def test_a_job_whose_worker_is_killed_mid_call_is_delivered_after_its_lease(brok
         assert wait_for(lambda: states() == ["succeeded"], seconds=WAIT, tick=beat), states()
     assert erp.accepted == {job.idempotency_key: 1}
     assert list(job.attempt_log.values_list("outcome", flat=True)) == ["succeeded", "lost"]
+
+
+def test_a_worker_never_delivers_a_declined_request_and_tells_a_confirmed_one_as_done(
+        worker, erp, staff, settings, beat):
+    """Request mode, the ERP down: staff settle the requests while their jobs wait (or run)."""
+    from oscar_ordercancel.services import confirm_cancellation, reject_cancellation
+
+    settings.OSCAR_ORDERCANCEL_MODE = "request"
+    settings.OSCAR_ORDERCANCEL_RETRY = {"max_attempts": 50, "backoff": 2, "backoff_max": 2}
+    erp.mode = "down"
+    requests = cancel_orders(staff, 5)
+    assert wait_for(lambda: all(erp.received[key] for key in keys()), seconds=WAIT, tick=beat)
+    declined, confirmed = requests[:3], requests[3:]
+    for cancellation in declined:
+        reject_cancellation(cancellation, reason="Kept", user=staff)
+    for cancellation in confirmed:
+        confirm_cancellation(cancellation, user=staff)
+
+    def jobs_of(cancellations):
+        return CancelJob.objects.filter(cancellation__in=cancellations)
+
+    # a job that was being called when its request was declined comes back, and is not sent
+    assert wait_for(lambda: set(jobs_of(declined).values_list("state", flat=True)) == {"not_sent"},
+                    seconds=WAIT, tick=beat)
+    erp.mode = "ok"
+    assert wait_for(lambda: set(jobs_of(confirmed).values_list("state", flat=True)) == {"succeeded"},
+                    seconds=WAIT, tick=beat)
+    for __ in range(3):  # a few more rounds of the dispatcher: nothing else is delivered
+        time.sleep(2.1)
+        beat()
+    told = set(jobs_of(confirmed).values_list("idempotency_key", flat=True))
+    assert set(erp.accepted) == told
+    assert {erp.payloads[key]["cancellation"]["state"] for key in told} == {"completed"}
+    assert set(jobs_of(declined).values_list("state", flat=True)) == {"not_sent"}

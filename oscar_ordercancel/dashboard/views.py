@@ -332,6 +332,7 @@ class CancelJobDetailView(generic.DetailView):
         job = self.object
         may_act = is_cancelling_staff(self.request.user)
         attempts = list(job.attempt_log.all())
+        note, needs_attention = monitor.job_note(job)
         for attempt in attempts:  # "HTTP 500" says no more than the status column already does
             attempt.error_detail = "" if attempt.error == f"HTTP {attempt.http_status}" else attempt.error
         return super().get_context_data(
@@ -343,6 +344,7 @@ class CancelJobDetailView(generic.DetailView):
             may_resend=may_act and monitor.may_resend(job),
             may_give_up=may_act and monitor.may_give_up(job),
             give_up_form=get_dashboard_class("forms", "GiveUpForm")(),
+            settlement_note=note, needs_attention=needs_attention,
             **kwargs,
         )
 

@@ -7,6 +7,11 @@ commits; only then does it call the processor, so no transaction stays open
 during a slow HTTP call and two workers never run one job. A retry is a time
 in ``next_attempt_at`` that the dispatcher (a beat task, or the
 ``ordercancel_dispatch`` command) acts on, never a Celery countdown.
+
+A request settled while its jobs wait decides what they do (docs/processors.rst,
+"A request settled while its jobs wait"): a declined request's jobs are never
+claimed and become ``not_sent`` (:func:`withdraw`); a confirmed one's are sent
+with a payload that says so (``outbox.tell_confirmed``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
@@ -77,13 +82,23 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
     return delay
 
 
+def declined_request() -> Exists:
+    """True for a job whose cancellation is a declined request: it is never to be sent."""
+    OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+    return Exists(OrderCancellation.objects.filter(
+        pk=OuterRef("cancellation_id"), state=OrderCancellation.State.REJECTED))
+
+
 def due_q(now, *, pending_only: bool = False) -> Q:
-    """Jobs whose time has come, or (unless ``pending_only``) whose worker's lease ran out."""
+    """Jobs whose time has come, or (unless ``pending_only``) whose worker's lease ran out.
+
+    A job of a declined request is never due: nothing of it may reach a processor.
+    """
     CancelJob, __ = _models()
     pending = Q(state=CancelJob.State.PENDING, next_attempt_at__lte=now)
-    if pending_only:
-        return pending
-    return pending | Q(state=CancelJob.State.RUNNING, lease_expires_at__lte=now)
+    if not pending_only:
+        pending |= Q(state=CancelJob.State.RUNNING, lease_expires_at__lte=now)
+    return pending & Q(~declined_request())
 
 
 #: On PostgreSQL the claim and the outcome are one autocommitted statement each
@@ -346,11 +361,15 @@ def _record(attempts: list[_Attempt]) -> list[Outcome]:
                                             attempts=a.job.attempts).update(**a.fields):
                     updated.add(a.job.pk)
                 a.attempt.save()
+    withdrawn = _withdraw_if_declined([a.job for a in attempts if a.job.pk in updated and a.fields[
+        "state"] in (CancelJob.State.PENDING, CancelJob.State.FAILED) and _asks(a.job)])
     outcomes = []
     for a in attempts:
         job = a.job
         for name, value in a.fields.items():
             setattr(job, name, value)
+        if job.pk in withdrawn:  # no retry is left: the request was declined meanwhile
+            job.state, job.next_attempt_at, a.final = CancelJob.State.NOT_SENT, None, True
         if job.pk in updated:
             _after(job, a.outcome, a.result, a.error, a.final)
         else:
@@ -369,10 +388,9 @@ def _after(job, outcome: str, result, error, final: bool) -> None:
         signals.cancel_job_rejected.send(sender=CancelJob, job=job, reason=result.reason)
     else:
         signals.cancel_job_failed.send(sender=CancelJob, job=job, error=str(error), final=final)
-    if job.payload.get("cancellation", {}).get("mode") == "request" and outcome in (
-            "succeeded", "rejected"):
+    if _asks(job) and outcome in ("succeeded", "rejected"):
         settle_request(job, result)
-    if outcome == "failed":
+    if outcome == "failed" and job.state == CancelJob.State.FAILED:
         from oscar_ordercancel.integrations.monitor import check_failure_streak
 
         check_failure_streak(job.processor)
@@ -395,14 +413,9 @@ def settle_request(job, result) -> None:
             if cancellation.state != OrderCancellation.State.REQUESTED:
                 return
             if isinstance(result, Rejection):
+                # the other processors' waiting jobs are not sent (on_cancellation_rejected)
                 reason = result.reason or _("Declined by %(processor)s") % {"processor": job.processor}
                 reject_cancellation(cancellation, reason=reason)
-                CancelJob.objects.filter(
-                    cancellation_id=cancellation.pk, state=CancelJob.State.PENDING,
-                ).update(state=CancelJob.State.FAILED, next_attempt_at=None,
-                         date_finished=timezone.now(),
-                         last_error=_("Not sent: %(processor)s declined the request.")
-                         % {"processor": job.processor})
             elif not CancelJob.objects.filter(cancellation_id=cancellation.pk).exclude(
                     state=CancelJob.State.SUCCEEDED).exists():
                 confirm_cancellation(cancellation, note=_("Confirmed by %(processors)s") % {
@@ -413,7 +426,10 @@ def settle_request(job, result) -> None:
 
 
 def due_job_ids(*, grace: float | None = None, limit: int | None = None) -> list[int]:
-    """Jobs to wake: retries that are due, expired leases, and fresh jobs nobody picked up."""
+    """Jobs to wake: retries that are due, expired leases, and fresh jobs nobody picked up.
+
+    Due jobs of a declined request are not woken: they become ``not_sent`` here.
+    """
     CancelJob, __ = _models()
     now = timezone.now()
     if grace is None:
@@ -423,8 +439,13 @@ def due_job_ids(*, grace: float | None = None, limit: int | None = None) -> list
         Q(state=CancelJob.State.PENDING, attempts__gt=0, next_attempt_at__lte=now)
         | Q(state=CancelJob.State.PENDING, attempts=0, next_attempt_at__lte=stale)
         | Q(state=CancelJob.State.RUNNING, lease_expires_at__lte=now)
-    ).order_by("next_attempt_at", "pk").values_list("pk", flat=True)
-    return list(queryset[:limit] if limit else queryset)
+    ).order_by("next_attempt_at", "pk").annotate(oc_declined=declined_request()).values_list(
+        "pk", "cancellation_id", "oc_declined")
+    rows = list(queryset[:limit] if limit else queryset)
+    declined = {cancellation_id for __, cancellation_id, is_declined in rows if is_declined}
+    for cancellation_id in declined:
+        withdraw(cancellation_id, _declined_reason(cancellation_id))
+    return [pk for pk, __, is_declined in rows if not is_declined]
 
 
 def dispatch(*, grace: float | None = None, limit: int | None = None, inline: bool = False) -> int:
@@ -443,3 +464,93 @@ def dispatch(*, grace: float | None = None, limit: int | None = None, inline: bo
         deliver_cancel_jobs.apply_async((chunk,))
     broker_is_back()
     return len(ids)
+
+
+# -- a request settled before its jobs were delivered ----------------------------------------------
+
+
+def _asks(job) -> bool:
+    """Whether the job's payload asks the processor to decide (a request, not yet settled)."""
+    cancellation = job.payload.get("cancellation", {})
+    return cancellation.get("mode") == "request" and cancellation.get("state", "requested") == "requested"
+
+
+def _declined_reason(cancellation_id: int) -> str:
+    """Why the jobs of a declined request are not sent, found afterwards: the reason its other
+    jobs were given at the settlement, a processor's rejection, or (nobody said) "declined"."""
+    CancelJob, __ = _models()
+    siblings = list(CancelJob.objects.filter(cancellation_id=cancellation_id).values_list(
+        "state", "not_sent_reason"))
+    given = [reason for state, reason in siblings if state == CancelJob.State.NOT_SENT and reason]
+    if given:
+        return given[0]
+    if any(state == CancelJob.State.REJECTED for state, __ in siblings):
+        return CancelJob.NotSentReason.DECLINED_BY_PROCESSOR
+    return CancelJob.NotSentReason.DECLINED
+
+
+def withdraw(cancellation, reason: str) -> list[int]:
+    """The jobs of a declined request that still wait become ``not_sent`` for ``reason``.
+
+    Waiting: pending, failed (a retry would send them), or running past their
+    lease (their worker is gone; a lost attempt is recorded, as a claim would).
+    A job a worker is calling now is left to it: its outcome is written when it
+    comes (:func:`_withdraw_if_declined`). Returns the jobs' primary keys.
+    """
+    CancelJob, CancelJobAttempt = _models()
+    State = CancelJob.State
+    now = timezone.now()
+    waiting = (Q(state__in=[State.PENDING, State.FAILED])
+               | Q(state=State.RUNNING, lease_expires_at__lte=now))
+    with transaction.atomic():
+        jobs = list(CancelJob.objects.filter(
+            waiting, cancellation_id=getattr(cancellation, "pk", cancellation),
+        ).select_for_update().order_by("pk"))
+        if not jobs:
+            return []
+        lost = [job for job in jobs if job.state == State.RUNNING]
+        if lost:
+            CancelJobAttempt.objects.bulk_create(
+                CancelJobAttempt(job=job, started_at=job.date_updated,
+                                 outcome=CancelJobAttempt.Outcome.LOST,
+                                 error=_("The worker stopped before reporting (lease expired)."))
+                for job in lost)
+        CancelJob.objects.filter(pk__in=[job.pk for job in jobs]).update(
+            state=State.NOT_SENT, not_sent_reason=reason, next_attempt_at=None,
+            lease_expires_at=None, date_finished=now, date_updated=now)
+    logger.info("Cancel jobs %s of declined request #%s will not be sent (%s)",
+                [job.pk for job in jobs], getattr(cancellation, "pk", cancellation), reason)
+    return [job.pk for job in jobs]
+
+
+def _withdraw_if_declined(jobs) -> set[int]:
+    """Jobs that came back to wait (a retry, or failed) while their request was declined: not sent.
+
+    The request's row is locked first, as every settlement does before it
+    touches the jobs: a settlement under way is waited for, and one that comes
+    later finds these jobs waiting and withdraws them itself.
+    """
+    if not jobs:
+        return set()
+    OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+    withdrawn: set[int] = set()
+    ids = {job.cancellation_id for job in jobs}
+    with transaction.atomic():
+        declined = list(OrderCancellation.objects.select_for_update().filter(
+            pk__in=ids, state=OrderCancellation.State.REJECTED).values_list("pk", flat=True))
+        for cancellation_id in declined:
+            withdrawn.update(withdraw(cancellation_id, _declined_reason(cancellation_id)))
+    return withdrawn & {job.pk for job in jobs}
+
+
+def on_cancellation_rejected(sender, order, cancellation, user=None, **kwargs) -> None:
+    """``order_cancellation_rejected`` receiver: the request's waiting jobs are not sent.
+
+    Runs in the settlement's transaction, after the request's row was locked.
+    """
+    CancelJob, __ = _models()
+    if getattr(user, "is_staff", False):
+        reason = CancelJob.NotSentReason.DECLINED_BY_STAFF
+    else:
+        reason = _declined_reason(cancellation.pk)
+    withdraw(cancellation, reason)

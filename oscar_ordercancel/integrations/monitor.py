@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
@@ -22,6 +22,7 @@ from oscar.core.loading import get_model
 from oscar_ordercancel import signals
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.exceptions import CancellationError
+from oscar_ordercancel.integrations.outbox import refresh_payload
 
 if TYPE_CHECKING:
     from oscar_ordercancel.abstract_models import AbstractCancelJob
@@ -56,14 +57,28 @@ def _wake(job) -> None:
     transaction.on_commit(partial(enqueue, [job.pk]))
 
 
+def _declined(job) -> bool:
+    """Whether ``job`` belongs to a declined request: nothing of it may be sent any more."""
+    OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+    return job.cancellation.state == OrderCancellation.State.REJECTED
+
+
 def may_retry(job: AbstractCancelJob) -> bool:
-    """Whether "Retry now" applies to ``job``: it is pending or failed."""
-    return job.state in (job.State.PENDING, job.State.FAILED)
+    """Whether "Retry now" applies to ``job``: it is pending or failed, and its request stands."""
+    return job.state in (job.State.PENDING, job.State.FAILED) and not _declined(job)
 
 
 def may_resend(job: AbstractCancelJob) -> bool:
-    """Whether "Resend" applies to ``job``: it is finished (succeeded, rejected or failed)."""
-    return job.is_finished
+    """Whether "Resend" applies to ``job``: it is finished (succeeded, rejected or failed), and
+    its request was not declined (sending it would ask to cancel an order the shop kept)."""
+    return job.is_finished and job.state != job.State.NOT_SENT and not _declined(job)
+
+
+def _refuse_declined(job) -> None:
+    """Refuse to send a job of a declined request, saying so."""
+    if _declined(job):
+        raise CancellationError("job_request_declined", _(
+            "This job is not sent: the cancellation request was declined and the order was kept."))
 
 
 def may_give_up(job: AbstractCancelJob) -> bool:
@@ -76,6 +91,7 @@ def retry_now(job, *, user=None) -> AbstractCancelJob:
     CancelJob = _job_model()
     with transaction.atomic():
         job = _locked(job)
+        _refuse_declined(job)
         if not may_retry(job):
             raise CancellationError("job_not_retryable", _(
                 "Only a pending or failed job can be retried; this one is %(state)s.")
@@ -84,6 +100,7 @@ def retry_now(job, *, user=None) -> AbstractCancelJob:
             job.attempts = 0
         job.state, job.next_attempt_at, job.date_finished = CancelJob.State.PENDING, timezone.now(), None
         job.save(update_fields=["state", "attempts", "next_attempt_at", "date_finished", "date_updated"])
+        refresh_payload(job)
         _note(job, user, _("Cancel job %(processor)s: retry requested") % {"processor": job.processor})
         _wake(job)
     return job
@@ -94,6 +111,7 @@ def resend(job, *, user=None) -> AbstractCancelJob:
     CancelJob = _job_model()
     with transaction.atomic():
         job = _locked(job)
+        _refuse_declined(job)
         if not may_resend(job):
             raise CancellationError("job_not_finished", _(
                 "Only a finished job can be sent again; this one is %(state)s.")
@@ -101,6 +119,7 @@ def resend(job, *, user=None) -> AbstractCancelJob:
         job.state, job.attempts = CancelJob.State.PENDING, 0
         job.next_attempt_at, job.date_finished = timezone.now(), None
         job.save(update_fields=["state", "attempts", "next_attempt_at", "date_finished", "date_updated"])
+        refresh_payload(job)
         _note(job, user, _("Cancel job %(processor)s: sent again") % {"processor": job.processor})
         _wake(job)
     return job
@@ -136,15 +155,18 @@ def job_counts(queryset: QuerySet | None = None) -> dict[str, int]:
 
 
 def attention_list() -> QuerySet:
-    """Jobs a processor rejected although the cancellation is done on the shop side.
+    """Jobs whose processor and the shop disagree; someone has to sort it out with them.
 
-    Immediate mode (or a request staff confirmed by hand): the order is cancelled
-    here, but the ERP refused; someone has to sort it out with the warehouse.
+    Either a processor rejected a cancellation that is done on the shop side
+    (immediate mode, or a request staff confirmed by hand), or a processor
+    accepted a request that was declined (the shop kept the order: it accepted
+    before another processor declined, or its answer came after staff declined).
     """
     CancelJob = _job_model()
     OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
     return CancelJob.objects.filter(
-        state=CancelJob.State.REJECTED, cancellation__state=OrderCancellation.State.COMPLETED,
+        Q(state=CancelJob.State.REJECTED, cancellation__state=OrderCancellation.State.COMPLETED)
+        | Q(state=CancelJob.State.SUCCEEDED, cancellation__state=OrderCancellation.State.REJECTED),
     ).select_related("cancellation__order").order_by("-date_finished", "-pk")
 
 
@@ -169,6 +191,42 @@ class DeliveryState:
     last_error: str
     rejection_reason: str
     job_id: int
+    #: What staff must know beyond the state: why it is not sent, or that the processor and
+    #: the shop disagree (see :func:`settlement_note`); ``""`` when nothing.
+    note: str = ""
+    #: True when ``note`` asks staff to act (the processor and the shop disagree).
+    needs_attention: bool = False
+
+
+def settlement_note(job, siblings, cancellation_state: str) -> tuple[str, bool]:
+    """What a job's state does not say about its request's settlement, and whether staff must act.
+
+    ``siblings`` are the jobs of the same cancellation (``job`` among them);
+    ``cancellation_state`` is the cancellation's state.
+    """
+    CancelJob = _job_model()
+    OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+    State, Reason = CancelJob.State, CancelJob.NotSentReason
+    if job.state == State.NOT_SENT:
+        if job.not_sent_reason == Reason.DECLINED_BY_STAFF:
+            return _("Not sent: the request was declined by staff."), False
+        decliners = sorted(
+            (other for other in siblings if other.state == State.REJECTED),
+            key=lambda other: (other.date_finished.timestamp() if other.date_finished
+                               else float("inf"), other.pk))
+        if job.not_sent_reason == Reason.DECLINED_BY_PROCESSOR and decliners:
+            return _("Not sent: %(processor)s declined the request.") % {
+                "processor": decliners[0].processor}, False
+        if job.not_sent_reason == Reason.DECLINED_BY_PROCESSOR:
+            return _("Not sent: another processor declined the request."), False
+        return _("Not sent: the request was declined."), False
+    if cancellation_state == OrderCancellation.State.REJECTED and job.state == State.SUCCEEDED:
+        return _("%(processor)s accepted the cancellation, but the request was declined: the "
+                 "order was kept. Tell them the order stands.") % {"processor": job.processor}, True
+    if cancellation_state == OrderCancellation.State.COMPLETED and job.state == State.REJECTED:
+        return _("%(processor)s refused the cancellation, but it is done in the shop. Sort it "
+                 "out with them.") % {"processor": job.processor}, True
+    return "", False
 
 
 def delivery_summaries(cancellations) -> dict[int, list[DeliveryState]]:
@@ -176,12 +234,25 @@ def delivery_summaries(cancellations) -> dict[int, list[DeliveryState]]:
     CancelJob = _job_model()
     ids = [getattr(c, "pk", c) for c in cancellations]
     result: dict[int, list[DeliveryState]] = {pk: [] for pk in ids}
-    for job in CancelJob.objects.filter(cancellation_id__in=ids).order_by("processor", "pk"):
-        result[job.cancellation_id].append(DeliveryState(
-            processor=job.processor, state=job.state, state_label=job.get_state_display(),
-            attempts=job.attempts, next_attempt_at=job.next_attempt_at, last_error=job.last_error,
-            rejection_reason=job.rejection_reason, job_id=job.pk))
+    jobs: dict[int, list] = {pk: [] for pk in ids}
+    for job in CancelJob.objects.filter(cancellation_id__in=ids).select_related(
+            "cancellation").order_by("processor", "pk"):
+        jobs[job.cancellation_id].append(job)
+    for pk, siblings in jobs.items():
+        for job in siblings:
+            note, needs_attention = settlement_note(job, siblings, job.cancellation.state)
+            result[pk].append(DeliveryState(
+                processor=job.processor, state=job.state, state_label=job.get_state_display(),
+                attempts=job.attempts, next_attempt_at=job.next_attempt_at,
+                last_error=job.last_error, rejection_reason=job.rejection_reason, job_id=job.pk,
+                note=note, needs_attention=needs_attention))
     return result
+
+
+def job_note(job: AbstractCancelJob) -> tuple[str, bool]:
+    """:func:`settlement_note` for one job (its page): reads the other jobs of its cancellation."""
+    siblings = list(job.cancellation.jobs.all()) if job.state == job.State.NOT_SENT else [job]
+    return settlement_note(job, siblings, job.cancellation.state)
 
 
 def delivery_summary(cancellation) -> list[DeliveryState]:
@@ -205,8 +276,9 @@ class FailureStreak:
 def failure_streak(processor: str, *, cap: int = 1000) -> FailureStreak:
     """How many of ``processor``'s most recently finished jobs failed in a row (up to ``cap``)."""
     CancelJob = _job_model()
-    finished = CancelJob.objects.filter(processor=processor, date_finished__isnull=False).order_by(
-        "-date_finished", "-pk")[:cap]
+    # a job not sent was never the processor's to answer: it neither counts nor breaks a streak
+    finished = CancelJob.objects.filter(processor=processor, date_finished__isnull=False).exclude(
+        state=CancelJob.State.NOT_SENT).order_by("-date_finished", "-pk")[:cap]
     jobs = []
     for job in finished:
         if job.state != CancelJob.State.FAILED:

@@ -64,6 +64,8 @@ def build_payload(order, cancellation, *, mode: str) -> dict:
             "full": cancellation.is_full,
             "channel": cancellation.channel,
             "created": cancellation.date_created.isoformat(),
+            "completed": (cancellation.date_completed.isoformat()
+                          if cancellation.date_completed else None),
         },
         "order": {
             "number": str(order.number),
@@ -193,15 +195,56 @@ def enqueue(job_ids: list[int], *, fresh: bool = False) -> None:
         logger.exception("Delivering cancel jobs %s failed", job_ids)
 
 
+def _settled_payload(job, order, cancellation) -> dict:
+    """``job``'s payload rebuilt with the cancellation as it is now; same key, same processor."""
+    payload = build_payload(order, cancellation, mode=job.payload.get("cancellation", {}).get(
+        "mode", "request"))
+    return {**payload, "idempotency_key": job.idempotency_key, "processor": job.processor}
+
+
+def tell_confirmed(order, cancellation) -> int:
+    """A request confirmed while some of its jobs wait: they will say it is done.
+
+    Their payload is rebuilt (``"state": "completed"``, the order's status now,
+    the amounts voided or refunded), so a processor that has not answered
+    learns that the shop has cancelled instead of being asked. A job a worker
+    is calling now sends the new payload on its next attempt, if it needs one.
+    Returns how many jobs were changed.
+    """
+    CancelJob = get_model("oscar_ordercancel", "CancelJob")
+    waiting = cancellation.jobs.filter(state__in=[
+        CancelJob.State.PENDING, CancelJob.State.RUNNING, CancelJob.State.FAILED])
+    count = 0
+    for job in waiting.only("pk", "payload", "idempotency_key", "processor"):
+        CancelJob.objects.filter(pk=job.pk).update(payload=_settled_payload(job, order, cancellation))
+        count += 1
+    return count
+
+
+def refresh_payload(job) -> bool:
+    """Before ``job`` is sent again: a payload that still asks about a request that has since
+    been confirmed says it is done. Returns whether the payload changed (and was saved)."""
+    OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+    cancellation = job.cancellation
+    if (job.payload.get("cancellation", {}).get("state") != OrderCancellation.State.REQUESTED
+            or cancellation.state != OrderCancellation.State.COMPLETED):
+        return False
+    job.payload = _settled_payload(job, cancellation.order, cancellation)
+    job.save(update_fields=["payload", "date_updated"])
+    return True
+
+
 def on_order_cancelled(sender, order, cancellation, **kwargs) -> None:
     """``order_cancelled`` receiver: jobs for an immediate cancellation.
 
-    A confirmed request already has its jobs (the ERP was asked once, and its
-    answer is what confirmed it): no second set is written.
+    A confirmed request already has its jobs (the ERP was asked once): no second
+    set is written. Those still waiting (staff confirmed before every processor
+    answered) are told that the cancellation is done (:func:`tell_confirmed`).
     """
     if not get_setting("OSCAR_ORDERCANCEL_PROCESSORS"):
         return
     if cancellation.jobs.exists():
+        tell_confirmed(order, cancellation)
         return
     write_jobs(order, cancellation, mode="immediate")
 

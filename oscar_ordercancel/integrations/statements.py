@@ -35,17 +35,26 @@ def _columns(model) -> dict[str, str]:
 
 
 def _due(job_model, pending_only: bool) -> str:
-    """The SQL test of a due job (its parameters come from ``_due_params``), as ``due_q``."""
+    """The SQL test of a due job (its parameters come from ``_due_params``), as ``due_q``:
+    a job of a declined request is never due."""
+    quote = connection.ops.quote_name
     job = _columns(job_model)
     due = f"{job['state']} = %s AND {job['next_attempt_at']} <= %s"
-    if pending_only:
-        return due
-    return f"({due}) OR ({job['state']} = %s AND {job['lease_expires_at']} <= %s)"
+    if not pending_only:
+        due = f"({due}) OR ({job['state']} = %s AND {job['lease_expires_at']} <= %s)"
+    request = job_model._meta.get_field("cancellation").related_model
+    declined = (f"SELECT 1 FROM {quote(request._meta.db_table)} AS oc_request "
+                f"WHERE oc_request.{quote(request._meta.pk.column)} = "
+                f"{quote(job_model._meta.db_table)}.{job['cancellation']} "
+                f"AND oc_request.{quote(request._meta.get_field('state').column)} = %s")
+    return f"({due}) AND NOT EXISTS ({declined})"
 
 
 def _due_params(job_model, now, pending_only: bool) -> list:
     State = job_model.State
-    return [State.PENDING, now] if pending_only else [State.PENDING, now, State.RUNNING, now]
+    declined = job_model._meta.get_field("cancellation").related_model.State.REJECTED
+    due = [State.PENDING, now] if pending_only else [State.PENDING, now, State.RUNNING, now]
+    return [*due, declined]
 
 
 @lru_cache(maxsize=8)
