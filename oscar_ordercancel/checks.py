@@ -211,7 +211,8 @@ def check_status_change_interception(app_configs=None, **kwargs) -> list[checks.
         "cancelled without releasing stock, voiding payment, recording or telling anyone.",
         hint="Use 'oscar_ordercancel.order.apps.OrderConfig' in place of Oscar's order app, or "
              "add oscar_ordercancel.order.mixins.CancellationEventHandlerMixin to your forked "
-             "order.processing.EventHandler.",
+             "order.processing.EventHandler (a fork of the package's order fork needs a "
+             "processing.py: 'from oscar_ordercancel.order.processing import *').",
         id="ordercancel.W006",
     )]
 

@@ -58,6 +58,10 @@ OWN_FORK_CAPTIONS = {
     "yourshop/dashboard/orders/apps.py": "yourshop/dashboard/orders/apps.py",
     "yourshop/dashboard/orders/views.py": "yourshop/dashboard/orders/views.py",
 }
+#: A shop that forks the order app and orders dashboard after installing the package.
+LATER_FORK_CAPTIONS = {
+    "yourshop/order/processing.py, forked after installing the package": "yourshop/order/processing.py",
+}
 TIMEOUT = 300
 
 #: What Oscar's "Building your own shop" adds to a startproject settings.py (not this
@@ -442,6 +446,21 @@ class Shop:
         self.manage("scenario", "shell", "-c",
                     "import runpy; runpy.run_path('install_scenario.py')", env=env)
         self.facts = json.loads((self.root / "result.json").read_text(encoding="utf-8"))
+        if self.config == "forks":
+            self.fork_later()
+
+    def fork_later(self) -> None:
+        """Fork the package's forks as "Forking after installing the package" says."""
+        for args in console_commands("install-fork-later"):
+            self.manage(" ".join(args), *args)
+        self.write_settings("own")
+        views = "yourshop/dashboard/orders/views.py"
+        self.write(views, one_block(next(c for c, path in OWN_FORK_CAPTIONS.items() if path == views)))
+        self.manage("check, forked later, without processing.py", "check", expect_ok=False)
+        for caption, path in LATER_FORK_CAPTIONS.items():
+            self.write(path, one_block(caption))
+        self.manage("check, forked later", "check")
+        self.manage("makemigrations --check, forked later", "makemigrations", "--check", "--dry-run")
 
 
 @pytest.fixture(scope="module")
@@ -462,7 +481,8 @@ def check_ids(done: subprocess.CompletedProcess) -> set[str]:
 
 
 def test_every_file_block_of_the_guide_is_used():
-    used = {SETTINGS_CAPTION, *VARIANT_CAPTIONS.values(), *FILE_CAPTIONS, *OWN_FORK_CAPTIONS}
+    used = {SETTINGS_CAPTION, *VARIANT_CAPTIONS.values(), *FILE_CAPTIONS, *OWN_FORK_CAPTIONS,
+            *LATER_FORK_CAPTIONS}
     captions = {block.caption for block in guide_blocks() if block.caption}
     assert captions == used
     names = [block.name for block in guide_blocks() if block.caption]
@@ -503,6 +523,17 @@ def test_switching_from_the_package_forks_needs_no_migration(shops, config):
 def test_the_own_forks_need_no_migration(shops):
     done = shops["own"].step("makemigrations --check")
     assert done.returncode == 0 and "No changes detected" in done.stdout, done.stdout + done.stderr
+
+
+def test_forking_the_package_forks_later_works_as_the_guide_says(shops):
+    forks = shops["forks"]
+    created = sorted(str(path.relative_to(forks.project))
+                     for path in forks.project.glob("yourshop/*/**/apps.py"))
+    assert created == ["yourshop/dashboard/orders/apps.py", "yourshop/order/apps.py"]
+    assert "ordercancel.W006" in check_ids(forks.step("check, forked later, without processing.py"))
+    assert check_ids(forks.step("check, forked later")) == {"ordercancel.W003"}
+    done = forks.step("makemigrations --check, forked later")
+    assert "No changes detected" in done.stdout, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("config", CONFIGS)

@@ -115,6 +115,7 @@ def _users(emails: list[str]) -> list:
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # a permission set-up: the shop's checks are not its business
     help = _("Create or update a group with every permission the order cancellation staff "
              "screens need, and optionally add users to it.")
 
