@@ -188,3 +188,12 @@ def test_an_empty_name_is_refused(db):
     with pytest.raises(CommandError, match="must not be empty"):
         run("--name", "  ")
     assert Group.objects.count() == before
+
+
+def test_its_help_says_what_it_does():
+    from oscar_ordercancel.management.commands.ordercancel_staff_group import Command
+
+    text = Command().create_parser("manage.py", "ordercancel_staff_group").format_help()
+
+    assert "Create or update a group with every permission" in text
+    assert "--user EMAIL" in text and "--name NAME" in text

@@ -13,7 +13,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 #: The default name of the group.
 DEFAULT_GROUP_NAME = gettext_lazy("Order cancellation")
@@ -116,8 +116,12 @@ def _users(emails: list[str]) -> list:
 
 class Command(BaseCommand):
     requires_system_checks = []  # a permission set-up: the shop's checks are not its business
-    help = _("Create or update a group with every permission the order cancellation staff "
-             "screens need, and optionally add users to it.")
+
+    @property
+    def help(self) -> str:
+        """Translated when asked for (argparse takes no lazy strings)."""
+        return _("Create or update a group with every permission the order cancellation staff "
+                 "screens need, and optionally add users to it.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--name", default=None,
@@ -161,7 +165,9 @@ class Command(BaseCommand):
         if created:
             write(_("Created the group “%(name)s”.") % {"name": group.name})
         if added:
-            write(_("Gave the group “%(name)s” %(count)s permissions: %(permissions)s.")
+            write(ngettext("Gave the group “%(name)s” %(count)s permission: %(permissions)s.",
+                           "Gave the group “%(name)s” %(count)s permissions: %(permissions)s.",
+                           len(added))
                   % {"name": group.name, "count": len(added), "permissions": ", ".join(added)})
         else:
             write(_("The group “%(name)s” already has every permission the order cancellation "
