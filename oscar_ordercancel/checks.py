@@ -211,6 +211,38 @@ def check_status_change_interception(app_configs=None, **kwargs) -> list[checks.
         "cancelled without releasing stock, voiding payment, recording or telling anyone.",
         hint="Use 'oscar_ordercancel.order.apps.OrderConfig' in place of Oscar's order app, or "
              "add oscar_ordercancel.order.mixins.CancellationEventHandlerMixin to your forked "
-             "order.processing.EventHandler.",
+             "order.processing.EventHandler (a fork of the package's order fork needs a "
+             "processing.py: 'from oscar_ordercancel.order.processing import *').",
         id="ordercancel.W006",
     )]
+
+
+#: Oscar's own order app: without a fork, W006 already says what the shop misses.
+OSCAR_ORDER_APP = "oscar.apps.order"
+
+
+def order_model_messages(order_model, order_app_name: str) -> list[checks.CheckMessage]:
+    """Warn when a shop's fork of the order app has an ``Order`` without ``CancellableOrderMixin``."""
+    from oscar_ordercancel.order.mixins import CancellableOrderMixin
+
+    if order_app_name == OSCAR_ORDER_APP or issubclass(order_model, CancellableOrderMixin):
+        return []
+    return [checks.Warning(
+        f"The Order model of your order app '{order_app_name}' does not have "
+        "CancellableOrderMixin: order.cancel(), order.can_be_cancelled_by(), "
+        "order.cancellation_decision() and order.is_cancelled are missing, and code that "
+        "calls them fails.",
+        hint="Add oscar_ordercancel.order.mixins.CancellableOrderMixin first in the bases of "
+             f"Order in {order_app_name}.models (no migration is needed), or use "
+             "'oscar_ordercancel.order.apps.OrderConfig' in place of your order app.",
+        id="ordercancel.W007",
+    )]
+
+
+@checks.register("oscar_ordercancel")
+def check_order_model(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A shop's own order fork needs the Order mixin too, not only the EventHandler one (W006)."""
+    from django.apps import apps
+    from oscar.core.loading import get_model
+
+    return order_model_messages(get_model("order", "Order"), apps.get_app_config("order").name)

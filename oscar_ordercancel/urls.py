@@ -2,8 +2,9 @@
 
 Customer pages under ``accounts/`` and Oscar's guest order-status page (namespace
 ``oscar_ordercancel``); the package's dashboard app under ``dashboard/ordercancel/``
-(namespace ``ordercancel_dashboard``) when it is installed; and, when
-django-oscar-api is installed, the REST endpoints under ``api/``.
+(namespace ``ordercancel_dashboard``) when it is installed; and, when ``"oscarapi"``
+is in ``INSTALLED_APPS`` (installing django-oscar-api is not enough), the REST
+endpoints under ``api/``.
 """
 
 from django.apps import apps

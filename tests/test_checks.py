@@ -4,7 +4,13 @@ import pytest
 from django.core import checks
 from oscar.core.loading import get_model
 
-from oscar_ordercancel.checks import app_order_messages, check_processors, check_statuses
+from oscar_ordercancel.checks import (
+    app_order_messages,
+    check_order_model,
+    check_processors,
+    check_statuses,
+    order_model_messages,
+)
 
 
 def ids(messages):
@@ -70,3 +76,53 @@ def test_request_mode_needs_a_way_back_from_the_requested_status(settings, monke
     pipeline = dict(Order.pipeline, **{"Cancellation requested": ("Cancelled",)})
     monkeypatch.setattr(Order, "pipeline", pipeline)
     assert ids(check_statuses()) == ["ordercancel.W005"]
+
+
+def test_the_installed_order_model_needs_no_warning():
+    # The package's fork has the mixin; Oscar's own order app is W006's business.
+    assert check_order_model() == []
+
+
+def test_a_forked_order_model_without_the_mixin_warns():
+    from oscar.apps.order.abstract_models import AbstractOrder
+
+    class Order(AbstractOrder):  # a shop's fork, as ``oscar_fork_app order`` leaves it
+        class Meta:
+            abstract = True
+
+    messages = order_model_messages(Order, "yourshop.order")
+
+    assert ids(messages) == ["ordercancel.W007"]
+    assert "yourshop.order" in messages[0].msg
+    assert "CancellableOrderMixin" in messages[0].hint
+
+
+def test_a_forked_order_model_with_the_mixin_is_fine():
+    from oscar.apps.order.abstract_models import AbstractOrder
+
+    from oscar_ordercancel.order.mixins import CancellableOrderMixin
+
+    class Order(CancellableOrderMixin, AbstractOrder):
+        class Meta:
+            abstract = True
+
+    assert order_model_messages(Order, "yourshop.order") == []
+
+
+def test_oscars_own_order_app_is_left_to_w006():
+    from oscar.apps.order.abstract_models import AbstractOrder
+
+    assert order_model_messages(AbstractOrder, "oscar.apps.order") == []
+
+
+def test_every_check_is_in_the_documented_table():
+    import re
+    from pathlib import Path
+
+    from oscar_ordercancel import checks as module
+
+    ids = set(re.findall(r'id="(ordercancel\.[EW]\d{3})"', Path(module.__file__).read_text()))
+    table = (Path(__file__).resolve().parent.parent / "docs" / "api.rst").read_text()
+    table = table[table.index(".. _system-checks:"):]
+    assert "ordercancel.W007" in ids
+    assert sorted(i for i in ids if f"``{i}``" not in table) == []
