@@ -294,6 +294,23 @@ def test_an_order_that_cannot_be_cancelled_is_a_conflict(api, order, customer, s
     assert factories.snapshot(order) == before
 
 
+def test_a_status_refused_by_its_mapping_says_so_on_both_endpoints(api, order, staff):
+    from oscar_ordercancel.models import OrderStatusMapping
+
+    OrderStatusMapping.objects.create(status="Pending", display_name="Order received",
+                                      allow_cancellation=False)
+    before = factories.snapshot(order)
+    for response in (api.post(cancel_url(order), {}, format="json"),
+                     client_for(staff).post(admin_cancel_url(order), {}, format="json")):
+        assert response.status_code == 409
+        assert response.json() == {
+            "code": "not_cancellable_status",
+            "message": "Orders with the status “Order received” cannot be cancelled.",
+            "params": {"stage": "status", "status": "Pending"},
+        }
+    assert factories.snapshot(order) == before
+
+
 def test_a_second_post_is_already_cancelled(api, order):
     assert api.post(cancel_url(order), {}, format="json").status_code == 201
     second = api.post(cancel_url(order), {}, format="json")

@@ -135,7 +135,10 @@ def _make_uncancellable(kind, order, settings):
     elif kind == "status":
         order.set_status("Being processed")
     elif kind == "mapping":
-        OrderStatusMapping.objects.create(status="Pending", allow_cancellation=False)
+        OrderStatusMapping.objects.create(status="Pending", display_name="Order received",
+                                          allow_cancellation=False)
+    elif kind == "setting":
+        settings.OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES = ["Being processed"]
     elif kind == "paid":
         factories.pay(order, debited=order.total_incl_tax)
 
@@ -146,7 +149,9 @@ def _make_uncancellable(kind, order, settings):
         ("site_toggle", "customer_cancellation_disabled", "cannot be cancelled online"),
         ("window", "window_passed", "Orders can be cancelled within 30 minutes of purchase"),
         ("status", "not_cancellable_status", "already being prepared"),
-        ("mapping", "not_cancellable_status", "already being prepared"),
+        ("mapping", "not_cancellable_status",
+         "Orders with the status “Order received” cannot be cancelled."),
+        ("setting", "not_cancellable_status", "Orders with the status “Pending” cannot be cancelled."),
         ("paid", "paid_needs_force", "please contact us"),
     ],
 )
@@ -156,9 +161,13 @@ def test_hidden_button_explains_why_and_a_crafted_post_is_refused_the_same(
     decision = can_cancel(order, customer, channel="customer")
     assert decision.code == code
 
-    html = browser.get(order_page(order)).content.decode()
+    page = browser.get(order_page(order))
+    assert page.status_code == 200
+    html = page.content.decode()
     assert 'id="cancel-order-button"' not in html
     assert text in html
+    if kind in ("mapping", "setting"):
+        assert "already being prepared" not in html  # nothing is
 
     before = factories.snapshot(order)
     response = browser.post(cancel_url(order), {"reason": "customer"}, follow=True)
