@@ -184,7 +184,8 @@ class CancellationLineSerializer(serializers.ModelSerializer):
 
 
 class CancellationSerializer(serializers.ModelSerializer):
-    """A cancellation as its customer may see it (no staff note, no staff identities)."""
+    """A cancellation as its customer may see it (no staff note, no staff identities, no
+    staff-only reason)."""
 
     #: URL name of the order resource linked as ``order_url`` (django-oscar-api's).
     order_url_name = "order-detail"
@@ -199,7 +200,13 @@ class CancellationSerializer(serializers.ModelSerializer):
                     "else the status."))
     state_label = serializers.CharField(source="get_state_display", read_only=True,
                                         label=_("State label"))
-    reason_label = serializers.CharField(read_only=True, label=_("Reason label"))
+    # Customers read a reason only when it is one they may choose themselves
+    # (OSCAR_ORDERCANCEL_CUSTOMER_REASONS): a staff-only reason (fraud …) is "".
+    reason = serializers.SerializerMethodField(
+        label=_("Reason"), help_text=_("The reason code, if it is one customers may choose; "
+                                       "else empty."))
+    reason_label = serializers.CharField(source="customer_reason_label", read_only=True,
+                                         label=_("Reason label"))
     channel_label = serializers.CharField(source="get_channel_display", read_only=True,
                                           label=_("Channel label"))
     lines = CancellationLineSerializer(many=True, read_only=True, label=_("Lines"))
@@ -214,6 +221,10 @@ class CancellationSerializer(serializers.ModelSerializer):
             "lines",
         )
         read_only_fields = fields
+
+    def get_reason(self, obj: object) -> str:
+        """The reason code when customers may read it, else ""."""
+        return obj.reason if obj.customer_reason_label else ""
 
     def get_order_status_display(self, obj: object) -> str:
         """The order status's display name (mappings read once per request)."""
@@ -230,9 +241,12 @@ class CancellationSerializer(serializers.ModelSerializer):
 
 
 class AdminCancellationSerializer(CancellationSerializer):
-    """A cancellation as staff see it: also the note, who cancelled and for whom."""
+    """A cancellation as staff see it: every reason, the note, who cancelled and for whom."""
 
     order_url_name = "admin-order-detail"
+
+    reason = serializers.CharField(read_only=True, label=_("Reason"))
+    reason_label = serializers.CharField(read_only=True, label=_("Reason label"))
 
     class Meta(CancellationSerializer.Meta):
         fields = CancellationSerializer.Meta.fields + (
