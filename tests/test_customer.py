@@ -296,3 +296,31 @@ def test_next_survives_a_form_error(browser, order):
     response = browser.post(cancel_url(order), {"reason": "bored", "next": listing})
     assert response.status_code == 400
     assert f'name="next" value="{listing}"' in response.content.decode()
+
+
+def test_the_guest_cancel_url_sits_under_oscars_guest_page(guest_order):
+    kwargs = {"order_number": guest_order.number, "hash": guest_order.verification_hash()}
+    guest_cancel = reverse("oscar_ordercancel:anon-order-cancel", kwargs=kwargs)
+    assert guest_cancel == reverse("customer:anon-order", kwargs=kwargs) + "cancel/"
+    assert guest_cancel.startswith("/accounts/order-status/")
+
+
+def test_the_old_guest_cancel_url_redirects_and_old_forms_still_work(
+        client, guest_order, django_capture_on_commit_callbacks):
+    status_url = _guest_session(client, guest_order)
+    kwargs = {"order_number": guest_order.number, "hash": guest_order.verification_hash()}
+    new = reverse("oscar_ordercancel:anon-order-cancel", kwargs=kwargs)
+    old = f"/order-status/{guest_order.number}/{guest_order.verification_hash()}/cancel/"
+
+    response = client.get(f"{old}?next=/accounts/")
+    assert response.status_code == 301 and response.url == f"{new}?next=/accounts/"
+    response = client.post(old, {"reason": "customer"})
+    assert response.status_code == 308 and response.url == new
+    guest_order.refresh_from_db()
+    assert guest_order.status == "Pending"  # a redirect changes nothing
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(old, {"reason": "customer"}, follow=True)
+    assert response.redirect_chain == [(new, 308), (status_url, 302)]
+    guest_order.refresh_from_db()
+    assert guest_order.status == "Cancelled"
