@@ -117,3 +117,29 @@ def test_the_partner_and_staff_emails_are_signed_with_the_sites_name(order, staf
         assert _signed_once(text), text
         assert _signed_once(html), html
         assert "Thanks for using our site" not in html  # not a customer
+
+
+def test_an_email_template_may_show_statuses_for_one_query(order, staff, mailoutbox,
+                                                           django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from oscar.core.loading import get_model
+
+    from oscar_ordercancel.integrations.notifications import send_cancellation_email
+    from oscar_ordercancel.models import OrderStatusMapping
+
+    OrderStatusMapping.objects.create(status="Cancelled", display_name="Cancelled by the shop")
+    get_model("communication", "CommunicationEventType").objects.update_or_create(
+        code="ORDER_CANCELLED", defaults={
+            "name": "Order cancelled",
+            "email_subject_template": "{% load ordercancel_tags %}{{ order.status|status_display }}",
+            "email_body_template": "{% load ordercancel_tags %}" + "{{ order.status|status_display }} " * 5,
+            "email_body_html_template": "{% load ordercancel_tags %}{{ order.status|status_display }}"})
+    cancellation = cancel_order(order, user=staff, channel="dashboard", notify_customer=False)
+    with CaptureQueriesContext(connection) as queries:
+        send_cancellation_email(cancellation.pk)
+    assert mailoutbox[-1].subject == "Cancelled by the shop"
+    assert mailoutbox[-1].body.split() == ["Cancelled", "by", "the", "shop"] * 5
+    reads = [q for q in queries.captured_queries
+             if q["sql"].startswith('SELECT "oscar_ordercancel_orderstatusmapping"')]
+    assert len(reads) == 1
