@@ -159,6 +159,13 @@ class AbstractOrderCancellation(models.Model):
 
         return reason_label(self.reason)
 
+    @property
+    def customer_reason_label(self) -> str:
+        """The reason as customers may read it; "" for a staff-only reason code."""
+        from oscar_ordercancel.conf import customer_reason_label
+
+        return customer_reason_label(self.reason)
+
 
 class AbstractOrderCancellationLine(models.Model):
     """The quantity of one order line a cancellation covers."""

@@ -31,3 +31,22 @@ class OrderCancelConfig(AppConfig):
         # A declined request's jobs that still wait are never sent.
         signals.order_cancellation_rejected.connect(
             delivery.on_cancellation_rejected, dispatch_uid="ordercancel_outbox_rejected")
+        self._connect_status_names()
+
+    def _connect_status_names(self) -> None:
+        """Status display names: read once per request, forgotten when a mapping changes."""
+        from django.core.signals import got_request_exception, request_finished, request_started
+        from django.db.models.signals import post_delete, post_save
+        from oscar.core.loading import get_model
+
+        from oscar_ordercancel import statuses
+
+        request_started.connect(statuses.open_scope, dispatch_uid="ordercancel_status_names_open")
+        request_finished.connect(statuses.close_scope, dispatch_uid="ordercancel_status_names_close")
+        # The test client re-raises a view's exception without finishing the request.
+        got_request_exception.connect(statuses.close_scope,
+                                      dispatch_uid="ordercancel_status_names_error")
+        mapping = get_model("oscar_ordercancel", "OrderStatusMapping")
+        for signal in (post_save, post_delete):
+            signal.connect(statuses.forget, sender=mapping,
+                           dispatch_uid=f"ordercancel_status_names_forget_{signal is post_save}")

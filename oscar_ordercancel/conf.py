@@ -38,6 +38,13 @@ def reason_label(code: str) -> str:
     return str(dict(reason_choices()).get(code, code))
 
 
+def customer_reason_label(code: str) -> str:
+    """The label customers read for a reason code: only a reason customers may choose
+    themselves (``OSCAR_ORDERCANCEL_CUSTOMER_REASONS``) is told; a staff-only one
+    (fraud, staff decision …) is "" and not shown to them."""
+    return str(dict(customer_reason_choices()).get(code, "")) if code else ""
+
+
 @dataclass(frozen=True)
 class EffectiveSettings:
     """The settings in force for one site: its dashboard values over Django's."""

@@ -1,10 +1,11 @@
 """Mount with ``path("", include("oscar_ordercancel.urls"))`` before Oscar's own URLs.
 
-Customer pages under ``accounts/`` and Oscar's guest order-status page (namespace
-``oscar_ordercancel``); the package's dashboard app under ``dashboard/ordercancel/``
-(namespace ``ordercancel_dashboard``) when it is installed; and, when ``"oscarapi"``
-is in ``INSTALLED_APPS`` (installing django-oscar-api is not enough), the REST
-endpoints under ``api/``.
+Customer pages under ``accounts/``, next to Oscar's own, and the guest cancel page
+under Oscar's guest order-status page (namespace ``oscar_ordercancel``); the
+package's dashboard app under ``dashboard/ordercancel/`` (namespace
+``ordercancel_dashboard``) when it is installed; and, when ``"oscarapi"`` is in
+``INSTALLED_APPS`` (installing django-oscar-api is not enough), the REST endpoints
+under ``api/``.
 """
 
 from django.apps import apps
@@ -12,11 +13,19 @@ from django.urls import include, path, re_path
 
 from oscar_ordercancel.customer import views
 
+#: Oscar's guest order-status page, ``customer:anon-order``: ``accounts/`` (where Oscar
+#: mounts its customer app) + ``order-status/<number>/<hash>/``, with Oscar's own pattern.
+GUEST_ORDER = r"order-status/(?P<order_number>[\w-]*)/(?P<hash>[A-z0-9-_=:]+)/"
+
 core_patterns = [
     path("accounts/orders/<str:order_number>/cancel/", views.OrderCancelView.as_view(),
          name="order-cancel"),
-    re_path(r"^order-status/(?P<order_number>[\w-]*)/(?P<hash>[A-z0-9-_=:]+)/cancel/$",
-            views.GuestOrderCancelView.as_view(), name="anon-order-cancel"),
+    re_path(rf"^accounts/{GUEST_ORDER}cancel/$", views.GuestOrderCancelView.as_view(),
+            name="anon-order-cancel"),
+    # Where the guest cancel page was in earlier releases: old links and open forms are redirected
+    # (GET 301; POST 308, which browsers repeat as a POST to the new address).
+    re_path(rf"^{GUEST_ORDER}cancel/$", views.MovedGuestOrderCancelView.as_view(),
+            name="anon-order-cancel-moved"),
 ]
 
 if apps.is_installed("oscarapi"):

@@ -107,7 +107,8 @@ def test_the_cancellation_json(api, order, customer):
 
     cancellation = OrderCancellation.objects.get(order=order)
     assert set(body) == {
-        "id", "order", "order_number", "order_url", "order_status", "state", "state_label",
+        "id", "order", "order_number", "order_url", "order_status", "order_status_display",
+        "state", "state_label",
         "is_full", "reason", "reason_label", "comment", "channel", "channel_label", "forced",
         "refund_amount", "void_amount", "rejection_reason", "date_created", "date_completed",
         "lines",
@@ -293,6 +294,23 @@ def test_an_order_that_cannot_be_cancelled_is_a_conflict(api, order, customer, s
     assert factories.snapshot(order) == before
 
 
+def test_a_status_refused_by_its_mapping_says_so_on_both_endpoints(api, order, staff):
+    from oscar_ordercancel.models import OrderStatusMapping
+
+    OrderStatusMapping.objects.create(status="Pending", display_name="Order received",
+                                      allow_cancellation=False)
+    before = factories.snapshot(order)
+    for response in (api.post(cancel_url(order), {}, format="json"),
+                     client_for(staff).post(admin_cancel_url(order), {}, format="json")):
+        assert response.status_code == 409
+        assert response.json() == {
+            "code": "not_cancellable_status",
+            "message": "Orders with the status “Order received” cannot be cancelled.",
+            "params": {"stage": "status", "status": "Pending"},
+        }
+    assert factories.snapshot(order) == before
+
+
 def test_a_second_post_is_already_cancelled(api, order):
     assert api.post(cancel_url(order), {}, format="json").status_code == 201
     second = api.post(cancel_url(order), {}, format="json")
@@ -469,8 +487,9 @@ def test_oscarapi_order_list_costs_the_same_for_more_orders(api, customer):
         factories.place_order(customer)
     body, five = list_queries()
     assert sorted(o["can_cancel"] for o in body) == [False, True, True, True, True]
-    # decisions, site settings, latest cancellations and their lines: once per page
-    assert len(five) == len(one) <= 4, five
+    # decisions, site settings, latest cancellations and their lines, status display
+    # names: once per page
+    assert len(five) == len(one) <= 5, five
 
 
 def test_the_cancel_endpoint_query_count(customer, django_assert_max_num_queries):

@@ -135,7 +135,10 @@ def _make_uncancellable(kind, order, settings):
     elif kind == "status":
         order.set_status("Being processed")
     elif kind == "mapping":
-        OrderStatusMapping.objects.create(status="Pending", allow_cancellation=False)
+        OrderStatusMapping.objects.create(status="Pending", display_name="Order received",
+                                          allow_cancellation=False)
+    elif kind == "setting":
+        settings.OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES = ["Being processed"]
     elif kind == "paid":
         factories.pay(order, debited=order.total_incl_tax)
 
@@ -146,7 +149,9 @@ def _make_uncancellable(kind, order, settings):
         ("site_toggle", "customer_cancellation_disabled", "cannot be cancelled online"),
         ("window", "window_passed", "Orders can be cancelled within 30 minutes of purchase"),
         ("status", "not_cancellable_status", "already being prepared"),
-        ("mapping", "not_cancellable_status", "already being prepared"),
+        ("mapping", "not_cancellable_status",
+         "Orders with the status “Order received” cannot be cancelled."),
+        ("setting", "not_cancellable_status", "Orders with the status “Pending” cannot be cancelled."),
         ("paid", "paid_needs_force", "please contact us"),
     ],
 )
@@ -156,9 +161,13 @@ def test_hidden_button_explains_why_and_a_crafted_post_is_refused_the_same(
     decision = can_cancel(order, customer, channel="customer")
     assert decision.code == code
 
-    html = browser.get(order_page(order)).content.decode()
+    page = browser.get(order_page(order))
+    assert page.status_code == 200
+    html = page.content.decode()
     assert 'id="cancel-order-button"' not in html
     assert text in html
+    if kind in ("mapping", "setting"):
+        assert "already being prepared" not in html  # nothing is
 
     before = factories.snapshot(order)
     response = browser.post(cancel_url(order), {"reason": "customer"}, follow=True)
@@ -287,3 +296,31 @@ def test_next_survives_a_form_error(browser, order):
     response = browser.post(cancel_url(order), {"reason": "bored", "next": listing})
     assert response.status_code == 400
     assert f'name="next" value="{listing}"' in response.content.decode()
+
+
+def test_the_guest_cancel_url_sits_under_oscars_guest_page(guest_order):
+    kwargs = {"order_number": guest_order.number, "hash": guest_order.verification_hash()}
+    guest_cancel = reverse("oscar_ordercancel:anon-order-cancel", kwargs=kwargs)
+    assert guest_cancel == reverse("customer:anon-order", kwargs=kwargs) + "cancel/"
+    assert guest_cancel.startswith("/accounts/order-status/")
+
+
+def test_the_old_guest_cancel_url_redirects_and_old_forms_still_work(
+        client, guest_order, django_capture_on_commit_callbacks):
+    status_url = _guest_session(client, guest_order)
+    kwargs = {"order_number": guest_order.number, "hash": guest_order.verification_hash()}
+    new = reverse("oscar_ordercancel:anon-order-cancel", kwargs=kwargs)
+    old = f"/order-status/{guest_order.number}/{guest_order.verification_hash()}/cancel/"
+
+    response = client.get(f"{old}?next=/accounts/")
+    assert response.status_code == 301 and response.url == f"{new}?next=/accounts/"
+    response = client.post(old, {"reason": "customer"})
+    assert response.status_code == 308 and response.url == new
+    guest_order.refresh_from_db()
+    assert guest_order.status == "Pending"  # a redirect changes nothing
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(old, {"reason": "customer"}, follow=True)
+    assert response.redirect_chain == [(new, 308), (status_url, 302)]
+    guest_order.refresh_from_db()
+    assert guest_order.status == "Cancelled"

@@ -250,6 +250,24 @@ def test_a_refused_status_change_links_to_the_cancel_form(client, clerk, order):
     assert order.status == "Pending"
 
 
+def test_a_status_refused_by_its_mapping_says_so_on_the_order_page(client, clerk, order):
+    from oscar_ordercancel.models import OrderStatusMapping
+
+    OrderStatusMapping.objects.create(status="Pending", display_name="Order received",
+                                      allow_cancellation=False)
+    client.force_login(clerk)
+    page = client.get(detail(order))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Orders with the status “Order received” cannot be cancelled." in html
+    assert "already being prepared" not in html
+    before = factories.snapshot(order)
+    response = client.post(cancel_page(order), form_data(order, {
+        line.pk: line.quantity for line in order.lines.all()}))
+    assert "Orders with the status “Order received” cannot be cancelled." in response.content.decode()
+    assert factories.snapshot(order) == before
+
+
 def test_oscars_own_actions_still_work(client, clerk, order):
     clerk.user_permissions.add(Permission.objects.get(codename="change_order"))
     client.force_login(clerk)

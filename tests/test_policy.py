@@ -209,3 +209,82 @@ def test_a_veto_without_a_message_still_explains_itself():
 
     assert CancellationVetoed().message == "This order cannot be cancelled right now."
     assert "nothing was changed" in PaymentError().message
+
+
+# ------------------------------------------------- what a status refusal says
+
+
+def _force_status(order, status):
+    """Put the order in ``status`` without Oscar's cascade to the lines."""
+    type(order).objects.filter(pk=order.pk).update(status=status)
+    order.refresh_from_db()
+
+
+def test_a_status_refused_by_its_mapping_names_its_display_name(order, staff, customer):
+    OrderStatusMapping.objects.create(status="Pending", display_name="Order received",
+                                      allow_cancellation=False)
+    for user, channel in ((staff, "dashboard"), (customer, "customer"), (None, "system")):
+        decision = can_cancel(order, user, channel=channel)
+        assert decision.code == "not_cancellable_status"
+        assert decision.message == "Orders with the status “Order received” cannot be cancelled."
+        assert decision.params == {"stage": "status", "status": "Pending"}
+
+
+def test_a_status_left_out_of_the_cancellable_statuses_names_the_status(order, staff, settings):
+    settings.OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES = ["Being processed"]
+    decision = can_cancel(order, staff)
+    assert decision.code == "not_cancellable_status"
+    assert decision.message == "Orders with the status “Pending” cannot be cancelled."
+    assert decision.params == {"stage": "status", "status": "Pending"}
+
+
+def test_a_later_status_whose_lines_still_wait_is_refused_for_its_status(order, staff):
+    _force_status(order, "Being processed")  # lines stay Pending: nothing is being prepared
+    decision = can_cancel(order, staff)
+    assert decision.message == "Orders with the status “Being processed” cannot be cancelled."
+    assert decision.params["stage"] == "status"
+
+
+def test_processing_is_said_when_lines_are_being_processed(order, staff):
+    order.set_status("Being processed")  # the sandbox cascades it to the lines
+    decision = can_cancel(order, staff)
+    assert decision.code == "not_cancellable_status"
+    assert decision.message == "This order is already being prepared and can no longer be cancelled."
+    assert decision.params == {"stage": "processing", "status": "Being processed"}
+
+
+def test_processing_is_said_when_part_of_the_order_has_shipped(order, staff):
+    first = order.lines.order_by("pk").first()
+    factories.ship(order, first, 1)
+    _force_status(order, "Being processed")
+    assert can_cancel(order, staff).params["stage"] == "processing"
+
+
+def test_shipped_and_complete_orders_say_so(order, staff):
+    for line in order.lines.all():
+        factories.ship(order, line, line.quantity)
+    _force_status(order, "Shipped")
+    decision = can_cancel(order, staff)
+    assert decision.message == "This order has already shipped and can no longer be cancelled."
+    assert decision.params == {"stage": "shipped", "status": "Shipped"}
+    _force_status(order, "Complete")
+    decision = can_cancel(order, staff)
+    assert decision.message == "This order is complete and can no longer be cancelled."
+    assert decision.params == {"stage": "complete", "status": "Complete"}
+
+
+def test_a_blocked_status_in_a_batch_of_decisions_costs_no_extra_query(customer, staff):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from oscar_ordercancel.policy import decisions_for
+
+    OrderStatusMapping.objects.create(status="Pending", display_name="Order received",
+                                      allow_cancellation=False)
+    orders = [factories.place_order(customer) for __ in range(5)]
+    decisions_for(orders[:1], staff)  # the site settings
+    with CaptureQueriesContext(connection) as queries:
+        decisions = decisions_for(orders, staff)
+    assert {d.message for d in decisions.values()} == {
+        "Orders with the status “Order received” cannot be cancelled."}
+    assert len(queries) <= 2

@@ -20,6 +20,7 @@ from oscar_ordercancel import policy
 from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.conf import reason_choices
 from oscar_ordercancel.exceptions import CancellationError
+from oscar_ordercancel.statuses import status_display
 
 OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
 OrderCancellationLine = get_model("oscar_ordercancel", "OrderCancellationLine")
@@ -183,7 +184,8 @@ class CancellationLineSerializer(serializers.ModelSerializer):
 
 
 class CancellationSerializer(serializers.ModelSerializer):
-    """A cancellation as its customer may see it (no staff note, no staff identities)."""
+    """A cancellation as its customer may see it (no staff note, no staff identities, no
+    staff-only reason)."""
 
     #: URL name of the order resource linked as ``order_url`` (django-oscar-api's).
     order_url_name = "order-detail"
@@ -192,9 +194,19 @@ class CancellationSerializer(serializers.ModelSerializer):
     order_url = serializers.SerializerMethodField(label=_("Order URL"))
     order_status = serializers.CharField(source="order.status", read_only=True,
                                          label=_("Order status"))
+    order_status_display = serializers.SerializerMethodField(
+        label=_("Order status display name"),
+        help_text=_("What people read for the order status: its mapping's display name, "
+                    "else the status."))
     state_label = serializers.CharField(source="get_state_display", read_only=True,
                                         label=_("State label"))
-    reason_label = serializers.CharField(read_only=True, label=_("Reason label"))
+    # Customers read a reason only when it is one they may choose themselves
+    # (OSCAR_ORDERCANCEL_CUSTOMER_REASONS): a staff-only reason (fraud …) is "".
+    reason = serializers.SerializerMethodField(
+        label=_("Reason"), help_text=_("The reason code, if it is one customers may choose; "
+                                       "else empty."))
+    reason_label = serializers.CharField(source="customer_reason_label", read_only=True,
+                                         label=_("Reason label"))
     channel_label = serializers.CharField(source="get_channel_display", read_only=True,
                                           label=_("Channel label"))
     lines = CancellationLineSerializer(many=True, read_only=True, label=_("Lines"))
@@ -202,12 +214,21 @@ class CancellationSerializer(serializers.ModelSerializer):
     class Meta:
         model = OrderCancellation
         fields = (
-            "id", "order", "order_number", "order_url", "order_status", "state", "state_label",
+            "id", "order", "order_number", "order_url", "order_status", "order_status_display",
+            "state", "state_label",
             "is_full", "reason", "reason_label", "comment", "channel", "channel_label", "forced",
             "refund_amount", "void_amount", "rejection_reason", "date_created", "date_completed",
             "lines",
         )
         read_only_fields = fields
+
+    def get_reason(self, obj: object) -> str:
+        """The reason code when customers may read it, else ""."""
+        return obj.reason if obj.customer_reason_label else ""
+
+    def get_order_status_display(self, obj: object) -> str:
+        """The order status's display name (mappings read once per request)."""
+        return status_display(obj.order.status)
 
     def get_order_url(self, obj: object) -> str | None:
         """The order's django-oscar-api URL, or None when that API is not mounted."""
@@ -220,26 +241,39 @@ class CancellationSerializer(serializers.ModelSerializer):
 
 
 class AdminCancellationSerializer(CancellationSerializer):
-    """A cancellation as staff see it: also the note, who cancelled and for whom."""
+    """A cancellation as staff see it: every reason, the note, who cancelled and for whom."""
 
     order_url_name = "admin-order-detail"
+
+    reason = serializers.CharField(read_only=True, label=_("Reason"))
+    reason_label = serializers.CharField(read_only=True, label=_("Reason label"))
 
     class Meta(CancellationSerializer.Meta):
         fields = CancellationSerializer.Meta.fields + (
             "note", "user", "on_behalf_of", "refund_requested", "previous_status",
+            "previous_status_display",
         )
         read_only_fields = fields
+
+    previous_status_display = serializers.SerializerMethodField(
+        label=_("Previous status display name"),
+        help_text=_("The display name of the status the order had before the cancellation."))
+
+    def get_previous_status_display(self, obj: object) -> str:
+        """The previous status's display name, else the status."""
+        return status_display(obj.previous_status)
 
 
 # ------------------------------------------------------ django-oscar-api order fields
 
 
 class OrderCancellationFieldsMixin(serializers.Serializer):
-    """Adds ``can_cancel`` and ``cancellation`` to an order serializer.
+    """Adds ``status_display``, ``can_cancel`` and ``cancellation`` to an order serializer.
 
     Mix it in front of django-oscar-api's ``OrderSerializer`` (or a shop's own) and add
-    both names to ``Meta.fields``. In a list, the decisions and latest cancellations of
-    all orders are loaded at once (a constant number of queries per page).
+    the names to ``Meta.fields`` (``order_fields_with_cancellation`` does). In a list, the
+    decisions and latest cancellations of all orders are loaded at once (a constant number
+    of queries per page).
     """
 
     #: Channel whose rules ``can_cancel`` answers for.
@@ -247,6 +281,10 @@ class OrderCancellationFieldsMixin(serializers.Serializer):
     #: Serializer of the nested ``cancellation``.
     cancellation_serializer_class: type[serializers.Serializer] = CancellationSerializer
 
+    status_display = serializers.SerializerMethodField(
+        method_name="get_ordercancel_status_display", label=_("Status display name"),
+        help_text=_("What people read for the status: its mapping's display name, else the "
+                    "status (which stays in status)."))
     can_cancel = serializers.SerializerMethodField(
         label=_("Can cancel"), help_text=_("Whether the requesting user may cancel the order now."))
     cancellation = serializers.SerializerMethodField(
@@ -276,6 +314,10 @@ class OrderCancellationFieldsMixin(serializers.Serializer):
             parent._ordercancel_batch = batch
         return batch
 
+    def get_ordercancel_status_display(self, obj: object) -> str:
+        """The status's display name (the mappings are read once per request)."""
+        return status_display(obj.status)
+
     def get_can_cancel(self, obj: object) -> bool:
         """Whether the requesting user may cancel the whole order now, on this channel."""
         user = self._ordercancel_user()
@@ -299,6 +341,11 @@ class OrderCancellationFieldsMixin(serializers.Serializer):
 
 
 def order_fields_with_cancellation(fields: Iterable[str]) -> tuple[str, ...]:
-    """``fields`` plus ``can_cancel`` and ``cancellation`` (once each)."""
-    fields = tuple(fields)
-    return fields + tuple(name for name in ("can_cancel", "cancellation") if name not in fields)
+    """``fields`` plus ``status_display`` (next to ``status``), ``can_cancel`` and
+    ``cancellation`` (once each)."""
+    fields = list(fields)
+    if "status_display" not in fields:
+        at = fields.index("status") + 1 if "status" in fields else len(fields)
+        fields.insert(at, "status_display")
+    return tuple(fields) + tuple(name for name in ("can_cancel", "cancellation")
+                                 if name not in fields)

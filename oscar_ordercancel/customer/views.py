@@ -8,12 +8,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.generic import TemplateView
+from django.views.generic import TemplateView, View
 from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel.abstract_models import Channel
@@ -153,3 +153,27 @@ class GuestOrderCancelView(BaseCancelView):
         """Oscar's guest order-status page."""
         return reverse("customer:anon-order", kwargs={
             "order_number": self.order.number, "hash": self.kwargs["hash"]})
+
+
+class MovedGuestOrderCancelView(View):
+    """The guest cancel page's former address, ``order-status/<number>/<hash>/cancel/``.
+
+    It now sits under Oscar's guest page (``accounts/order-status/…/cancel/``). A GET
+    is moved permanently (301); a POST gets 308, so that a form opened before the move
+    is posted again, unchanged, to the new address. Nothing is looked up or changed here.
+    """
+
+    http_method_names = ["get", "head", "post"]
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """Redirect to ``oscar_ordercancel:anon-order-cancel`` with the same query string."""
+        if request.method.lower() not in self.http_method_names:
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        url = reverse("oscar_ordercancel:anon-order-cancel", kwargs={
+            "order_number": kwargs["order_number"], "hash": kwargs["hash"]})
+        if request.META.get("QUERY_STRING"):
+            url = f"{url}?{request.META['QUERY_STRING']}"
+        response = HttpResponsePermanentRedirect(url)
+        if request.method == "POST":
+            response.status_code = 308  # repeat the POST there (Django < 5.2 has no preserve_request)
+        return response

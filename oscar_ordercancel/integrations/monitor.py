@@ -316,9 +316,11 @@ def send_failure_alert(streak: FailureStreak) -> None:
                      streak.processor, streak.count)
         return
     EventType = get_model("communication", "CommunicationEventType")
+    from django.contrib.sites.models import Site
+
     messages = EventType.objects.get_and_render(ALERT_EVENT_CODE, {
         "processor": streak.processor, "count": streak.count, "last_error": streak.last_error,
-        "jobs": streak.jobs})
+        "jobs": streak.jobs, "site": Site.objects.get_current()})
     email = EmailMultiAlternatives(messages["subject"], messages["body"],
                                    from_email=settings.OSCAR_FROM_EMAIL, to=recipients)
     if messages.get("html"):

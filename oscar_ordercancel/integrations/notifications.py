@@ -15,6 +15,7 @@ from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel import grouping
 from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.statuses import cached_status_names
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,9 @@ def send_cancellation_email(cancellation_id: int, event_code: str = ORDER_CANCEL
     context = dispatcher.dispatcher.get_base_context(**context)
     if order.site_id:
         context["site"] = order.site
-    messages = CommunicationEventType.objects.get_and_render(event_code, context)
+    # A template may show statuses ({{ order.status|status_display }}): read the mappings once.
+    with cached_status_names():
+        messages = CommunicationEventType.objects.get_and_render(event_code, context)
     dispatcher.dispatch_order_messages(order, messages, event_code)
 
 

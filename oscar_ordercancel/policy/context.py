@@ -2,7 +2,8 @@
 
 One query reads the orders' lines with everything the policy needs as
 annotations (shipped and cancelled quantities, stock tracking, a pending request,
-the money debited, whether the status mapping forbids cancelling); one more reads
+the money debited, whether the status mapping forbids cancelling and its display
+name); one more reads
 each site's settings. The engine adds the payment sources under its locks.
 """
 
@@ -31,6 +32,8 @@ class CancellationContext:
     cancelled: dict[int, int]
     settings: EffectiveSettings
     status_blocked: bool = False
+    #: The display name of the order status's mapping, or "" (what people read for it).
+    status_display: str = ""
     pending_request: bool = False
     debited: Decimal = ZERO
     sources: list | None = None
@@ -96,6 +99,8 @@ def _line_facts(*, debited: bool = True):
             order_id=OuterRef("order_id"), state=OrderCancellation.State.REQUESTED)),
         "_status_blocked": Exists(OrderStatusMapping.objects.filter(
             status=OuterRef("order__status"), allow_cancellation=False)),
+        "_status_display": Subquery(OrderStatusMapping.objects.filter(
+            status=OuterRef("order__status")).values("display_name")[:1]),
     }
     if debited:
         facts["_debited"] = get_payment_handler().debited_subquery(OuterRef("order_id"))
@@ -137,6 +142,7 @@ def load_contexts(orders, *, lock: bool = False) -> dict[int, CancellationContex
             cancelled={line.pk: line._cancelled for line in own if line._cancelled},
             settings=site_settings[order.site_id],
             status_blocked=bool(first and first._status_blocked),
+            status_display=(first._status_display or "") if first else "",
             pending_request=bool(first and first._pending),
             debited=(getattr(first, "_debited", None) if first else None) or ZERO,
             sources=sources[order.pk] if lock else None,

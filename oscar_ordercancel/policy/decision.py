@@ -8,7 +8,10 @@ from django.utils.translation import gettext_lazy as _
 
 #: Every refusal code the policy and engine use, with its default message.
 MESSAGES = {
-    "not_cancellable_status": _("This order is already being prepared and can no longer be cancelled."),
+    "not_cancellable_status": _("This order cannot be cancelled in its current status."),
+    # The words of not_cancellable_status by stage (policy.rules.STAGE_MESSAGES).
+    "status_not_cancellable": _("Orders with the status “%(status)s” cannot be cancelled."),
+    "status_processing": _("This order is already being prepared and can no longer be cancelled."),
     "status_shipped": _("This order has already shipped and can no longer be cancelled."),
     "status_complete": _("This order is complete and can no longer be cancelled."),
     "already_cancelled": _("This order has already been cancelled."),

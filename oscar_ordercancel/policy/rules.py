@@ -79,22 +79,31 @@ def _check_status(ctx: CancellationContext) -> Decision | None:
         return Decision.deny("cancellation_pending")
     if status not in ctx.settings.cancellable_statuses or ctx.status_blocked:
         stage = order_stage(ctx)
-        return Decision.deny("not_cancellable_status", message_for(STAGE_MESSAGES[stage]),
-                             details={"stage": stage})
+        return Decision.deny("not_cancellable_status",
+                             stage_message(stage, ctx.status_display or status),
+                             details={"stage": stage, "status": status})
     return None
 
 
-#: The words of a status refusal, by how far the order has gone.
-STAGE_MESSAGES = {"shipped": "status_shipped", "complete": "status_complete",
-                  "processing": "not_cancellable_status"}
+#: The words of a status refusal, by stage (``Decision.params["stage"]``).
+STAGE_MESSAGES = {"status": "status_not_cancellable", "processing": "status_processing",
+                  "shipped": "status_shipped", "complete": "status_complete"}
+
+
+def stage_message(stage: str, status_name: str) -> str:
+    """The refusal of a status at ``stage``; ``status_name`` is what people read for the status."""
+    return message_for(STAGE_MESSAGES[stage], status=status_name)
 
 
 def order_stage(ctx: CancellationContext) -> str:
-    """How far an order that may not be cancelled has gone: shipped, complete or processing.
+    """Why an order in a status that may not be cancelled cannot be: its stage.
 
-    Told from facts rather than status names: a status the pipeline leads nowhere
-    from means complete; every item covered by shipping events (or cancelled) means
-    shipped; anything else is still being prepared.
+    Told from facts rather than status names: ``complete`` when the pipeline leads
+    nowhere from the status; ``shipped`` when every item is covered by shipping events
+    (or cancelled); ``processing`` when some item has shipped or a line with items left
+    is in a line status that may not be cancelled (``OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES``);
+    otherwise nothing is being prepared, and it is the status itself that the shop's
+    rules (the cancellable statuses, or the status mapping) refuse: ``status``.
     """
     pipeline = getattr(ctx.order, "pipeline", None) or {}
     if ctx.order.status in pipeline and not pipeline[ctx.order.status]:
@@ -102,7 +111,10 @@ def order_stage(ctx: CancellationContext) -> str:
     lines = ctx.lines
     if lines and all(ctx.remaining_quantity(line) == 0 for line in lines) and any(ctx.shipped.values()):
         return "shipped"
-    return "processing"
+    if any(ctx.shipped.values()) or any(
+            ctx.remaining_quantity(line) and not ctx.cancellable_quantity(line) for line in lines):
+        return "processing"
+    return "status"
 
 
 def _check_customer_rules(ctx: CancellationContext, force: bool) -> Decision | None:

@@ -1,8 +1,11 @@
 """Template tags of the dashboard screens."""
 
 from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.statuses import status_display
 
 register = template.Library()
 
@@ -32,3 +35,16 @@ def ordercancel_resubmittable(order) -> bool:
 def ordercancel_lookup(mapping: dict | None, key) -> list:
     """``mapping[key]``, or an empty list (e.g. the delivery states of one cancellation)."""
     return (mapping or {}).get(key, [])
+
+
+@register.filter
+def ordercancel_status(status: str | None) -> str:
+    """A status as staff read it: its mapping's display name, with the status itself as the
+    tooltip when the two differ (the status filter and "Change status" use the status)."""
+    if not status:
+        return ""
+    shown = status_display(status)
+    if shown == status:
+        return format_html('<span class="ordercancel-status">{}</span>', status)
+    return format_html('<span class="ordercancel-status" title="{}">{}</span>',
+                       _("Order status: %(status)s") % {"status": status}, shown)

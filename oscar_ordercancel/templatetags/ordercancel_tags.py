@@ -1,4 +1,4 @@
-"""Template tags for the customer pages: decisions and cancellation history."""
+"""Template tags for the customer pages: decisions, cancellation history, status names."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from django import template
 
 from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.policy import can_cancel, decisions_for
+from oscar_ordercancel.statuses import status_display as display_name_of
 
 register = template.Library()
 
@@ -41,3 +42,12 @@ def ordercancel_request_mode() -> bool:
     from oscar_ordercancel.conf import get_setting
 
     return get_setting("OSCAR_ORDERCANCEL_MODE") == "request"
+
+
+@register.filter
+def status_display(status: str | None) -> str:
+    """``{{ order.status|status_display }}``: the status mapping's display name, else the status.
+
+    The mappings are read once per request, however many statuses a page shows.
+    """
+    return display_name_of(status)
