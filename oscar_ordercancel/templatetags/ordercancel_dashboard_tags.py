@@ -32,3 +32,11 @@ def ordercancel_resubmittable(order) -> bool:
 def ordercancel_lookup(mapping: dict | None, key) -> list:
     """``mapping[key]``, or an empty list (e.g. the delivery states of one cancellation)."""
     return (mapping or {}).get(key, [])
+
+
+@register.simple_tag
+def ordercancel_limit(field: str) -> int:
+    """The most characters ``field`` takes (``oscar_ordercancel.limits``), for a ``maxlength``."""
+    from oscar_ordercancel.limits import limit
+
+    return limit(field)
