@@ -219,9 +219,10 @@ def test_every_error_kind_is_in_the_preview_and_the_error_csv(staff, customer):
 def test_a_huge_quantity_is_too_large_and_says_the_most(staff, order):
     line_sku = sku(order)
     text = (f"order_number,sku,quantity\n{order.number},{line_sku},12345678901234567890\n"
-            f"{order.number},{sku(order, 1)},two\n")
+            f"{order.number},{sku(order, 1)},two\n{order.number},{sku(order, 1)}, \n")
     batch = upload(text, staff, kind="lines")
-    huge, word = rows(batch)[2], rows(batch)[3]
+    huge, word, empty = rows(batch)[2], rows(batch)[3], rows(batch)[4]
+    assert (empty.preview_code, empty.preview_message) == ("missing_quantity", "The quantity is missing.")
     assert (huge.preview_code, huge.preview_message) == (
         "quantity_too_large",
         "The quantity 12345678901234567890 is too large: at most 2,147,483,647 can be cancelled "

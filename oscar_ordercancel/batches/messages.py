@@ -27,6 +27,7 @@ from oscar_ordercancel.policy import MESSAGES, message_for
 ROW_MESSAGES = {
     "missing_order_number": _("The order number is missing."),
     "missing_sku": _("The SKU is missing."),
+    "missing_quantity": _("The quantity is missing."),
     "unknown_order": _("There is no order with this number."),
     "order_gone": _("The order no longer exists."),
     "sku_not_in_order": _("SKU “%(sku)s” is not on order %(number)s."),
