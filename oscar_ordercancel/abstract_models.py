@@ -8,6 +8,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from oscar_ordercancel import limits
+
 
 class Channel(models.TextChoices):
     """Where a cancellation came from."""
@@ -108,7 +110,7 @@ class AbstractOrderCancellation(models.Model):
         _("State"), max_length=16, choices=State.choices, default=State.COMPLETED, db_index=True
     )
     reason = models.CharField(_("Reason"), max_length=64, blank=True)
-    comment = models.TextField(_("Customer comment"), blank=True, max_length=1000)
+    comment = models.TextField(_("Customer comment"), blank=True, max_length=limits.COMMENT)
     note = models.TextField(_("Staff note"), blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -407,22 +409,27 @@ class AbstractCancellationBatchRow(models.Model):
     )
     row_number = models.PositiveIntegerField(_("Row"))
     raw = models.JSONField(_("Values as uploaded"), default=dict)
-    order_number = models.CharField(_("Order number"), max_length=128, blank=True)
+    order_number = models.CharField(_("Order number"), max_length=limits.ORDER_NUMBER, blank=True)
     order = models.ForeignKey(
         "order.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         verbose_name=_("Order"),
     )
-    sku = models.CharField(_("SKU"), max_length=128, blank=True)
+    sku = models.CharField(_("SKU"), max_length=limits.SKU, blank=True)
     quantity = models.PositiveIntegerField(_("Quantity"), null=True, blank=True)
     #: The row's options after defaults: reason, note, force, refund, lines ({line id: qty}).
     options = models.JSONField(_("Options"), default=dict)
     preview_status = models.CharField(_("Preview"), max_length=16, choices=Preview.choices)
     preview_code = models.CharField(_("Preview code"), max_length=64, blank=True)
     preview_message = models.TextField(_("Preview message"), blank=True)
+    #: What the preview message is made of, so that it is written in the reader's language
+    #: when shown (``oscar_ordercancel.batches.messages``); None on rows of older versions.
+    preview_params = models.JSONField(_("Preview message parameters"), null=True, blank=True)
     status = models.CharField(_("Result"), max_length=16, choices=Result.choices, blank=True,
                               default=Result.PENDING, db_index=True)
     code = models.CharField(_("Result code"), max_length=64, blank=True)
     message = models.TextField(_("Message"), blank=True)
+    #: What the result message is made of (as ``preview_params``).
+    params = models.JSONField(_("Message parameters"), null=True, blank=True)
     cancellation = models.ForeignKey(
         "oscar_ordercancel.OrderCancellation", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+", verbose_name=_("Cancellation"),

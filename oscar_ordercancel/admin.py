@@ -1,6 +1,7 @@
 """Django admin: mappings and settings are editable; cancellations are a read-only audit trail."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_model
 
 OrderStatusMapping = get_model("oscar_ordercancel", "OrderStatusMapping")
@@ -87,7 +88,14 @@ class CancellationBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(CancellationBatchRow)
 class CancellationBatchRowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("batch", "row_number", "order_number", "sku", "quantity", "preview_status",
-                    "status", "message")
+                    "status", "row_message")
     list_filter = ("status", "preview_status")
     search_fields = ("order_number", "sku")
     raw_id_fields = ("batch", "order", "cancellation")
+
+    @admin.display(description=_("Message"))
+    def row_message(self, row) -> str:
+        """The row's message in the reader's language (``batches.messages``)."""
+        from oscar_ordercancel.batches.messages import result_message
+
+        return result_message(row)

@@ -211,10 +211,58 @@ def test_comment_is_limited_to_1000_characters(api, order):
     before = factories.snapshot(order)
     response = api.post(cancel_url(order), {"comment": "x" * 1001}, format="json")
     assert response.status_code == 400
-    assert response.json()["code"] == "comment_too_long"
+    assert response.json() == {
+        "code": "comment_too_long",
+        "message": "The comment can be at most 1,000 characters long; this one has 1,001.",
+        "params": {"field": "comment", "limit": 1000, "length": 1001}}
     assert factories.snapshot(order) == before
     response = api.post(cancel_url(order), {"comment": "x" * 1000}, format="json")
     assert response.status_code == 201
+
+
+def test_the_staff_note_has_the_same_limit_as_the_dashboard_and_csv(order, staff):
+    api = client_for(staff)
+    before = factories.snapshot(order)
+    response = api.post(admin_cancel_url(order), {"note": "n" * 200_000}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "note_too_long"
+    assert response.json()["message"] == (
+        "The note can be at most 2,000 characters long; this one has 200,000.")
+    assert factories.snapshot(order) == before
+    response = api.post(admin_cancel_url(order), {"note": "n" * 2000}, format="json")
+    assert response.status_code == 201 and response.json()["note"] == "n" * 2000
+
+
+NOT_INTEGERS = ["1", "01", 1.0, 1.5, True, False, None, [1], {"n": 1}, ""]
+
+
+@pytest.mark.parametrize("value", NOT_INTEGERS, ids=repr)
+@pytest.mark.parametrize("field", ["line", "quantity"])
+def test_line_ids_and_quantities_must_be_json_integers(api, order, field, value):
+    first, __ = lines_of(order)
+    item = {"line": first.pk, "quantity": 1, field: value}
+    before = factories.snapshot(order)
+    response = api.post(cancel_url(order), {"lines": [item]}, format="json")
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    assert body["code"] == "invalid_input"
+    assert list(body["errors"]["lines"]["0"]) == [field]
+    assert factories.snapshot(order) == before
+
+
+@pytest.mark.parametrize("value", ["CUSTOMER", 1.0, True, [1]], ids=repr)
+def test_on_behalf_of_must_be_a_json_integer_too(order, staff, customer, value):
+    body = {"on_behalf_of": str(customer.pk) if value == "CUSTOMER" else value}
+    if value == 1.0:
+        body["on_behalf_of"] = float(customer.pk)
+    before = factories.snapshot(order)
+    response = client_for(staff).post(admin_cancel_url(order), body, format="json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == "invalid_input" and "on_behalf_of" in response.json()["errors"]
+    assert factories.snapshot(order) == before
+    response = client_for(staff).post(admin_cancel_url(order), {"on_behalf_of": customer.pk},
+                                      format="json")
+    assert response.status_code == 201 and response.json()["on_behalf_of"] == customer.pk
 
 
 @pytest.mark.parametrize(
@@ -381,6 +429,8 @@ def test_staff_default_reason_and_paid_order_needs_force(order, staff):
     _paid(paid)
     response = api.post(admin_cancel_url(paid), {}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "paid_needs_force"
+    # an API client has no Force box to tick: the message names the request's field
+    assert response.json()["message"] == 'Payment has been taken: send "force": true to cancel anyway.'
 
     body = api.post(admin_cancel_url(order), {}, format="json").json()
     assert body["reason"] == "staff" and body["user"] == staff.pk and body["on_behalf_of"] is None

@@ -88,6 +88,19 @@ def test_the_command_refuses_bad_files_and_arguments(tmp_path, order):
     assert factories.snapshot(order)["cancellations"] == 0
 
 
+@pytest.mark.django_db
+def test_the_default_note_of_the_command_has_the_notes_limit(tmp_path, staff, customer):
+    order = factories.place_order(customer, [("10.00", 1)])
+    path = tmp_path / "cancel.csv"
+    path.write_text(f"order_number\n{order.number}\n")
+    with pytest.raises(CommandError) as refused:
+        cancel_orders(path, "--note", "n" * 2001)
+    assert str(refused.value) == "The note can be at most 2,000 characters long; this one has 2,001."
+    assert factories.snapshot(order)["cancellations"] == 0 and not CancellationBatch.objects.exists()
+    status, __ = cancel_orders(path, "--note", "Supplier gone", "--user", staff.username)
+    assert status == 0 and order.cancellations.get().note == "Supplier gone"
+
+
 # -- a worker killed mid-batch ------------------------------------------------------------------
 
 WORKER = textwrap.dedent("""

@@ -99,6 +99,54 @@ def test_bad_files_are_refused_before_any_row(staff, order, content, words):
     assert factories.snapshot(order) == before
 
 
+@pytest.mark.parametrize("content", [
+    "order_number,note\n100001,Grüße\n".encode("utf-16"),      # with a byte-order mark
+    "order_number,note\n100001,Grüße\n".encode("utf-16-le"),   # without one
+    "order_number,note\n100001,Grüße\n".encode("utf-16-be"),
+], ids=["bom", "little-endian", "big-endian"])
+def test_a_utf16_file_is_told_to_be_saved_as_utf8(staff, content):
+    with pytest.raises(FileRefused) as refused:
+        upload(content, staff)
+    assert "not UTF-8 (it looks like UTF-16)" in refused.value.message
+    assert "binary" not in refused.value.message
+    assert not CancellationBatch.objects.exists()
+
+
+def test_a_huge_header_cell_names_the_line_and_the_limit(staff, order):
+    content = ("order_number" + "x" * 2_000_000 + ",note\n" + f"{order.number},a\n").encode()
+    with pytest.raises(FileRefused) as refused:
+        upload(content, staff)
+    message = refused.value.message
+    assert message.startswith("Line 1 has a cell of more than 131,072 characters"), message
+    assert "field larger than field limit" not in message
+    assert not CancellationBatch.objects.exists()
+
+
+def test_an_unterminated_quote_refuses_the_file_and_names_its_line(staff, customer):
+    orders = [factories.place_order(customer, [("10.00", 1)]) for __ in range(3)]
+    text = (f'order_number,note\n{orders[0].number},fine\n{orders[1].number},"oops\n'
+            f"{orders[2].number},swallowed\n")
+    with pytest.raises(FileRefused) as refused:
+        upload(text, staff)
+    assert refused.value.message.startswith('The quote (") opened on line 3 is never closed')
+    assert not CancellationBatch.objects.exists()
+    # a stray quote inside a cell is refused too, instead of being read some way or other
+    with pytest.raises(FileRefused, match='Line 2 has a quote'):
+        upload(f'order_number,note\n{orders[0].number},"say "hi"" there\n', staff)
+    # quoted cells over several lines, with doubled quotes, are still read
+    batch = upload(f'order_number,note\n{orders[0].number},"two\nlines, ""quoted"""\n', staff)
+    assert rows(batch)[2].options["note"] == 'two\nlines, "quoted"'
+
+
+def test_doubled_quotes_far_down_the_file_are_read_as_spreadsheets_write_them(staff, order):
+    """The delimiter is guessed from the first 64 KB; quoting is always the spreadsheets' own."""
+    filler = "".join(f"NOPE-{index},plain\n" for index in range(6000))
+    text = f'order_number,note\n{filler}{order.number},"say ""hi"""\n'
+    batch = upload(text, staff)
+    last = batch.rows.get(order_number=str(order.number))
+    assert last.options["note"] == 'say "hi"'
+
+
 def test_files_over_the_size_and_row_limits_are_refused(staff, order, settings):
     settings.OSCAR_ORDERCANCEL_BATCH_MAX_FILE_SIZE = 100
     with pytest.raises(FileRefused, match="files of up to"):
@@ -147,10 +195,11 @@ def test_every_error_kind_is_in_the_preview_and_the_error_csv(staff, customer):
     assert found[4][:2] == ("error", "not_cancellable_status")
     assert found[5][:2] == ("error", "sku_not_in_order") and "NO-SUCH-SKU" in found[5][2]
     assert found[6][:2] == ("error", "quantity_not_cancellable")
-    assert "only 1 of 1 can be cancelled" in found[6][2]  # the available quantity
+    assert found[6][2] == f"The row asks for 5 of SKU “{sku(good, 1)}”, but the order has only 1."
     assert found[7][:2] == ("error", "paid_needs_force")
     assert found[8][:2] == ("error", "duplicate_row") and "row 2" in found[8][2]
     assert found[9][:2] == ("error", "invalid_quantity")
+    assert found[9][2] == "The quantity must be a whole number of at least 1, not “x”."
     assert (batch.total_rows, batch.valid_rows) == (8, 1)
     assert {o.pk: factories.snapshot(o) for o in (good, shipped, paid)} == before  # nothing changed
 
@@ -161,8 +210,78 @@ def test_every_error_kind_is_in_the_preview_and_the_error_csv(staff, customer):
     errors = {line[0] + "/" + line[1] + "/" + line[2]: line[-1] for line in table[1:]}
     assert len(table) == 8
     assert errors[f"NOPE-1/{sku(good)}/1"] == "There is no order with this number."
-    assert "only 1 of 1 can be cancelled" in errors[f"{good.number}/{sku(good, 1)}/5"]
-    assert errors[f"{paid.number}/{sku(paid)}/1"] == "Payment has been taken: tick Force to cancel."
+    assert errors[f"{good.number}/{sku(good, 1)}/5"] == found[6][2]
+    # a file has no Force box to tick: the message names the column to set
+    assert errors[f"{paid.number}/{sku(paid)}/1"] == (
+        "Payment has been taken: to cancel anyway, set the force column of this row to yes.")
+
+
+def test_a_huge_quantity_is_too_large_and_says_the_most(staff, order):
+    line_sku = sku(order)
+    text = (f"order_number,sku,quantity\n{order.number},{line_sku},12345678901234567890\n"
+            f"{order.number},{sku(order, 1)},two\n{order.number},{sku(order, 1)}, \n")
+    batch = upload(text, staff, kind="lines")
+    huge, word, empty = rows(batch)[2], rows(batch)[3], rows(batch)[4]
+    assert (empty.preview_code, empty.preview_message) == ("missing_quantity", "The quantity is missing.")
+    assert (huge.preview_code, huge.preview_message) == (
+        "quantity_too_large",
+        "The quantity 12345678901234567890 is too large: at most 2,147,483,647 can be cancelled "
+        "from a line.")
+    assert huge.raw["quantity"] == "12345678901234567890"
+    assert (word.preview_code, word.preview_message) == (
+        "invalid_quantity", "The quantity must be a whole number of at least 1, not “two”.")
+
+
+def test_more_than_a_line_has_says_how_many_it_has_and_why_not_more(staff, customer):
+    order = factories.place_order(customer, [("10.00", 2), ("5.00", 1)])
+    first = order.lines.order_by("pk")[0]
+    text = f"order_number,sku,quantity\n{order.number},{first.partner_sku},99\n"
+    message = rows(upload(text, staff, kind="lines"))[2].preview_message
+    assert message == f"The row asks for 99 of SKU “{first.partner_sku}”, but the order has only 2."
+    factories.ship(order, first, 1)
+    text = f"order_number,sku,quantity\n{order.number},{first.partner_sku},2\n"
+    message = rows(upload(text, staff, kind="lines"))[2].preview_message
+    assert message == (f"The row asks for 2 of SKU “{first.partner_sku}”, but only 1 of the 2 "
+                       "ordered can still be cancelled: 1 has shipped.")
+
+
+def test_a_long_note_is_kept_whole_or_refused_never_cut(staff, customer):
+    orders = [factories.place_order(customer, [("10.00", 1)]) for __ in range(2)]
+    kept, too_long = "k" * 1500, "t" * 2500
+    text = f"order_number,note\n{orders[0].number},{kept}\n{orders[1].number},{too_long}\n"
+    batch = upload(text, staff)
+    assert rows(batch)[2].options["note"] == kept
+    refused = rows(batch)[3]
+    assert (refused.preview_code, refused.preview_message) == (
+        "too_long", "The note can be at most 2,000 characters long; this one has 2,500.")
+    batch = run(batch)
+    assert OrderCancellation.objects.get(order=orders[0]).note == kept
+    assert not orders[1].cancellations.exists()
+    table = csv_rows(error_csv(batch))
+    # the whole value comes back, to be shortened and uploaded again
+    assert table[0][2] == "note" and table[1][2] == too_long
+
+
+def test_row_messages_are_written_in_the_language_of_the_reader(staff, customer):
+    from django.utils import translation
+
+    from oscar_ordercancel.batches.messages import preview_message, result_message
+
+    done = factories.place_order(customer, [("10.00", 1)])
+    with translation.override("en"):
+        batch = run(upload(f"order_number\n{done.number}\nNOPE\n", staff))
+    cancelled, unknown = rows(batch)[2], rows(batch)[3]
+    assert result_message(cancelled) == "Cancelled the whole order."
+    with translation.override("de"):
+        assert result_message(cancelled) == "Die gesamte Bestellung wurde storniert."
+        assert result_message(unknown) == "Es gibt keine Bestellung mit dieser Nummer."
+        assert preview_message(cancelled) == "Storniert die gesamte Bestellung."
+        assert csv_rows(error_csv(batch))[1][-1] == "Es gibt keine Bestellung mit dieser Nummer."
+    # a row of an older version kept only its words: they are shown as they were
+    CancellationBatch.objects.get(pk=batch.pk).rows.filter(row_number=3).update(
+        params=None, message="Old words.")
+    with translation.override("de"):
+        assert result_message(rows(batch)[3]) == "Old words."
 
 
 def test_a_row_the_user_may_not_cancel_is_refused(customer, order):

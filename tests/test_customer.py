@@ -112,7 +112,8 @@ def test_a_double_click_cancels_once_and_sends_one_email(browser, order, mailout
 
 @pytest.mark.parametrize(
     ("field", "value", "error"),
-    [("reason", "bored", "Select a valid choice"), ("comment", "x" * 1001, "at most 1000")],
+    [("reason", "bored", "Select a valid choice"),
+     ("comment", "x" * 1001, "The comment can be at most 1,000 characters long; this one has 1,001.")],
 )
 def test_bad_form_input_changes_nothing(browser, order, field, value, error):
     data = {"reason": "customer", "comment": ""}

@@ -151,3 +151,54 @@ def test_progress_of_a_running_batch_says_how_long_is_left(staff_client, staff):
     assert 85 <= progress["seconds_left"] <= 95 and progress["finished"] is False
     page = staff_client.get(url("detail", pk=batch.pk)).content.decode()
     assert 'aria-valuenow="25"' in page and "s left" in page
+
+
+def test_a_german_reader_sees_a_batch_of_an_english_upload_in_german(staff_client, customer,
+                                                                     django_capture_on_commit_callbacks):
+    from django.utils import translation
+
+    done = factories.place_order(customer, [("10.00", 1)])
+    with translation.override("en"):
+        post_file(staff_client, f"order_number\n{done.number}\nNOPE\n".encode(),
+                  HTTP_ACCEPT_LANGUAGE="en")
+        batch = CancellationBatch.objects.get()
+        with django_capture_on_commit_callbacks(execute=True):
+            staff_client.post(url("start", pk=batch.pk), HTTP_ACCEPT_LANGUAGE="en")
+    english = staff_client.get(url("detail", pk=batch.pk), HTTP_ACCEPT_LANGUAGE="en")
+    assert "Cancelled the whole order." in english.content.decode()
+    with translation.override("de"):
+        page = staff_client.get(url("detail", pk=batch.pk), HTTP_ACCEPT_LANGUAGE="de")
+        errors = b"".join(staff_client.get(url("errors", pk=batch.pk),
+                                           HTTP_ACCEPT_LANGUAGE="de").streaming_content).decode()
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Die gesamte Bestellung wurde storniert." in html
+    assert "Es gibt keine Bestellung mit dieser Nummer." in html
+    assert "Cancelled the whole order." not in html and "There is no order" not in html
+    assert errors.splitlines()[1].endswith(",Es gibt keine Bestellung mit dieser Nummer.")
+
+
+def test_the_preview_shows_the_value_the_file_had_escaped(staff_client, order):
+    line = order.lines.order_by("pk").first()
+    content = (f"order_number,sku,quantity\n{order.number},{line.partner_sku},12345678901234567890\n"
+               f"{order.number},{line.partner_sku},<b>two</b>\n").encode()
+    post_file(staff_client, content, kind="lines")
+    batch = CancellationBatch.objects.get()
+    page = staff_client.get(url("preview", pk=batch.pk))
+    html = page.content.decode()
+    assert page.status_code == 200
+    rows = html.split('id="batch_rows"')[1]
+    assert ">12345678901234567890</td>" in rows and "too large: at most 2,147,483,647" in rows
+    assert ">&lt;b&gt;two&lt;/b&gt;</td>" in rows
+    assert "&lt;b&gt;two&lt;/b&gt;" in html and "<b>two</b>" not in html
+    assert ">—<" not in rows
+
+
+def test_the_upload_forms_default_note_has_the_notes_limit_and_message(staff_client, order):
+    response = post_file(staff_client, f"order_number\n{order.number}\n".encode(), note="n" * 2001)
+    assert response.status_code == 200
+    assert "The note can be at most 2,000 characters long; this one has 2,001." in \
+        response.content.decode()
+    assert not CancellationBatch.objects.exists()
+    assert post_file(staff_client, f"order_number\n{order.number}\n".encode(),
+                     note="n" * 2000).status_code == 302

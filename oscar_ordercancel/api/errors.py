@@ -9,12 +9,14 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from oscar_ordercancel.exceptions import CancellationError, PaymentError
+from oscar_ordercancel.policy import message_for
 
 #: HTTP status of every known refusal code. Codes not listed (a veto receiver's own
 #: code, for example) answer ``DEFAULT_STATUS``: the order as a whole cannot be cancelled.
@@ -23,6 +25,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_input": status.HTTP_400_BAD_REQUEST,
     "invalid_reason": status.HTTP_400_BAD_REQUEST,
     "comment_too_long": status.HTTP_400_BAD_REQUEST,
+    "note_too_long": status.HTTP_400_BAD_REQUEST,
     "unknown_line": status.HTTP_400_BAD_REQUEST,
     "line_not_in_order": status.HTTP_400_BAD_REQUEST,
     "invalid_quantity": status.HTTP_400_BAD_REQUEST,
@@ -52,6 +55,12 @@ STATUS_BY_CODE: dict[str, int] = {
 }
 DEFAULT_STATUS = status.HTTP_409_CONFLICT
 
+#: An API client reads these instead of the policy's staff wording, which speaks of the
+#: dashboard's controls: a message of the API names the request's field.
+API_MESSAGES: dict[str, object] = {
+    "paid_needs_force": gettext_lazy("Payment has been taken: send \"force\": true to cancel anyway."),
+}
+
 
 def status_for(error: CancellationError) -> int:
     """The HTTP status answering ``error``: by its code, else by its kind."""
@@ -60,6 +69,13 @@ def status_for(error: CancellationError) -> int:
     if isinstance(error, PaymentError):
         return STATUS_BY_CODE["payment_failed"]
     return DEFAULT_STATUS
+
+
+def api_message(error: CancellationError) -> str:
+    """The message of ``error`` as an API client should read it (fields, not dashboard controls)."""
+    if error.code in API_MESSAGES and error.message == message_for(error.code):
+        return str(API_MESSAGES[error.code])
+    return error.message
 
 
 def error_body(code: str, message: str, errors: dict | None = None) -> dict:
@@ -79,7 +95,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler of the cancellation views: every error as ``{"code", "message"}``."""
     if isinstance(exc, CancellationError):
         set_rollback()
-        body = error_body(exc.code, exc.message)
+        body = error_body(exc.code, api_message(exc))
         if exc.params:
             body["params"] = exc.params  # e.g. {"line": 12, "available": 1}
         return Response(body, status=status_for(exc))

@@ -7,19 +7,23 @@ policy behind it), so no rule is written twice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
-from django.db.models import Manager, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import IntegerField, Manager, OuterRef, Prefetch, QuerySet, Subquery
+from django.http import QueryDict
 from django.urls import NoReverseMatch, reverse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_model
 from rest_framework import serializers
 
-from oscar_ordercancel import policy
+from oscar_ordercancel import limits, policy
 from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.conf import reason_choices
 from oscar_ordercancel.exceptions import CancellationError
+from oscar_ordercancel.limits import MAX_INTEGER
 from oscar_ordercancel.statuses import status_display
 
 OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
@@ -53,20 +57,68 @@ def latest_cancellations(orders: Iterable) -> dict[int, object]:
 # --------------------------------------------------------------------------- input
 
 
-#: The largest id or quantity a request may name (a 32-bit signed integer, as
-#: Django's ``AutoField``): anything larger is refused as input, never sent to the database.
-MAX_INTEGER = 2**31 - 1
+#: Every integer the endpoints read (line ids, quantities, ``on_behalf_of``) is a JSON
+#: integer: a string (``"1"``), a fraction or a float (``1.0``), ``true`` / ``false``,
+#: ``null`` or a list is refused with ``400 invalid_input``. In a form-encoded or
+#: multipart body, where every value is text, the integer is written in digits.
+NOT_WHOLE = _("Must be a whole number, sent as a JSON integer (such as 2, not \"2\", 2.0 or true).")
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
+def _form_body(field: serializers.Field) -> bool:
+    """Whether the request body was a form (every value is text) rather than JSON."""
+    return isinstance(getattr(field.root, "initial_data", None), QueryDict)
+
+
+def whole_number(field: serializers.Field, data: object) -> int:
+    """``data`` as an ``int``: a JSON integer, or digits in a form body; else ``field`` fails."""
+    if isinstance(data, bool) or not isinstance(data, int | str):
+        field.fail("not_whole")
+    if isinstance(data, str):
+        if not (_form_body(field) and WHOLE_NUMBER.fullmatch(data.strip())):
+            field.fail("not_whole")
+        try:
+            return int(data)
+        except ValueError:  # thousands of digits: no id or quantity of any shop
+            field.fail("max_value", max_value=MAX_INTEGER)
+    return data
+
+
+class WholeNumberField(serializers.IntegerField):
+    """An integer field that takes JSON integers only (digits in a form body)."""
+
+    default_error_messages = {"not_whole": NOT_WHOLE}
+
+    def to_internal_value(self, data: object) -> int:
+        """The integer, or ``invalid_input``."""
+        return super().to_internal_value(whole_number(self, data))
+
+
+class UserIdField(serializers.PrimaryKeyRelatedField):
+    """A user id: a JSON integer like every other integer (when the user model's key is one)."""
+
+    default_error_messages = {"not_whole": NOT_WHOLE}
+    #: The largest key a database integer column holds: a larger id is unknown, never a query.
+    max_id = 2**63 - 1
+
+    def to_internal_value(self, data: object) -> object:
+        """The user, or ``invalid_input``."""
+        if isinstance(self.get_queryset().model._meta.pk, IntegerField):
+            data = whole_number(self, data)
+            if not 1 <= data <= self.max_id:
+                self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
 
 
 class CancelLineSerializer(serializers.Serializer):
     """One ``{"line": <line id>, "quantity": n}`` item of a partial cancellation."""
 
-    line = serializers.IntegerField(label=_("Order line"), min_value=1, max_value=MAX_INTEGER,
-                                    help_text=_("The id of the order line."))
+    line = WholeNumberField(label=_("Order line"), min_value=1, max_value=MAX_INTEGER,
+                            help_text=_("The id of the order line."))
     # At least 1, checked item by item in CancelRequestSerializer.validate so that
     # the answer keeps the policy's code, invalid_quantity.
-    quantity = serializers.IntegerField(label=_("Quantity"), max_value=MAX_INTEGER,
-                                        help_text=_("How many to cancel, at least 1."))
+    quantity = WholeNumberField(label=_("Quantity"), max_value=MAX_INTEGER,
+                                help_text=_("How many to cancel, at least 1."))
 
 
 class CancelRequestSerializer(serializers.Serializer):
@@ -79,9 +131,12 @@ class CancelRequestSerializer(serializers.Serializer):
         label=_("Reason"), required=False, allow_blank=True,
         help_text=_("One of the configured cancellation reason codes."),
     )
+    # Lengths are checked by services.cancel_order (``oscar_ordercancel.limits``): the
+    # same limit and message on every surface, code comment_too_long / note_too_long.
     comment = serializers.CharField(
         label=_("Comment"), required=False, allow_blank=True, default="",
-        help_text=_("A comment for the shop, at most 1,000 characters."),
+        help_text=format_lazy(_("A comment for the shop, at most {limit} characters."),
+                              limit=limits.COMMENT),
     )
     # A ListField (not ``many=True``): its items may not be null, and a form field
     # ``lines=1`` is a list of one invalid item, never "lines left out".
@@ -137,7 +192,8 @@ class AdminCancelRequestSerializer(CancelRequestSerializer):
 
     note = serializers.CharField(
         label=_("Staff note"), required=False, allow_blank=True, default="",
-        help_text=_("Stored on the cancellation and added to the order note."),
+        help_text=format_lazy(_("Stored on the cancellation and added to the order note; at most "
+                                "{limit} characters."), limit=limits.NOTE),
     )
     force = serializers.BooleanField(
         label=_("Force"), required=False, default=False,
@@ -147,7 +203,7 @@ class AdminCancelRequestSerializer(CancelRequestSerializer):
         label=_("Refund"), required=False, default=False,
         help_text=_("Refund the money taken for what is cancelled (needs force for a paid order)."),
     )
-    on_behalf_of = serializers.PrimaryKeyRelatedField(
+    on_behalf_of = UserIdField(
         label=_("On behalf of"), queryset=get_user_model().objects.all(), required=False,
         allow_null=True, default=None, help_text=_("The id of the user the cancellation is made for."),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
+from oscar_ordercancel.batches.messages import preview_message, result_message
 from oscar_ordercancel.batches.reader import COLUMNS
 from oscar_ordercancel.batches.safecsv import SafeWriter
 
@@ -43,7 +44,7 @@ def error_csv_lines(batch) -> Iterator[str]:
         out.seek(0)
         out.truncate()
         raw = row.raw or {}
-        message = row.message if batch.state != batch.State.PREVIEWED else row.preview_message
+        message = result_message(row) if batch.state != batch.State.PREVIEWED else preview_message(row)
         writer.writerow([*(raw.get(column, "") for column in columns), message])
         yield out.getvalue()
 

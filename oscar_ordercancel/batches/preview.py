@@ -14,31 +14,20 @@ from dataclasses import dataclass, field
 
 from django.db import connections, router, transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from oscar.core.loading import get_model
 
 from oscar_ordercancel.abstract_models import Channel
+from oscar_ordercancel.batches.messages import policy_params, render, short
 from oscar_ordercancel.batches.reader import RowSource, open_rows
-from oscar_ordercancel.conf import reason_choices
+from oscar_ordercancel.conf import get_setting, reason_choices
 from oscar_ordercancel.engine.transactions import without_jit
+from oscar_ordercancel.limits import MAX_INTEGER, check_length, limit
 from oscar_ordercancel.policy import actor_role, evaluate, load_contexts
 from oscar_ordercancel.policy.rules import partner_ids
 
 PREVIEW_CHUNK = 2000
 YES = {"1", "y", "yes", "true", "x", "on"}
 NO = {"0", "n", "no", "false", "off"}
-#: Row-level refusal codes of the batch itself (the policy's codes come on top).
-ROW_MESSAGES = {
-    "missing_order_number": gettext_lazy("The order number is missing."),
-    "missing_sku": gettext_lazy("The SKU is missing."),
-    "unknown_order": gettext_lazy("There is no order with this number."),
-    "sku_not_in_order": gettext_lazy("SKU “%(sku)s” is not on order %(number)s."),
-    "invalid_quantity": gettext_lazy("The quantity must be a whole number of at least 1."),
-    "invalid_reason": gettext_lazy("“%(value)s” is not a cancellation reason; use one of: %(codes)s."),
-    "invalid_flag": gettext_lazy("%(column)s must be yes or no, not “%(value)s”."),
-    "too_long": gettext_lazy("%(column)s is longer than %(limit)d characters."),
-    "duplicate_row": gettext_lazy("Same order%(what)s as row %(row)d: the row is ignored."),
-}
 
 
 def _models():
@@ -60,11 +49,11 @@ def pinned_actor(user) -> Iterator[None]:
 
 
 class RowError(Exception):
-    """A row that cannot be cancelled, with a code and a message."""
+    """A row that cannot be cancelled: a code and the parameters of its message."""
 
-    def __init__(self, code: str, message: str) -> None:
-        self.code, self.message = code, str(message)
-        super().__init__(self.message)
+    def __init__(self, code: str, params: dict | None = None) -> None:
+        self.code, self.params = code, dict(params or {})
+        super().__init__(code)
 
 
 def _flag(values: dict, column: str, default: bool) -> bool:
@@ -75,8 +64,7 @@ def _flag(values: dict, column: str, default: bool) -> bool:
         return True
     if text in NO:
         return False
-    raise RowError("invalid_flag", ROW_MESSAGES["invalid_flag"] % {"column": column,
-                                                                  "value": text[:40]})
+    raise RowError("invalid_flag", {"column": column, "value": short(values.get(column, ""))})
 
 
 def _reason(values: dict, default: str) -> str:
@@ -87,15 +75,27 @@ def _reason(values: dict, default: str) -> str:
     for code, label in choices:
         if text.lower() in (code.lower(), str(label).lower()):
             return code
-    raise RowError("invalid_reason", ROW_MESSAGES["invalid_reason"]
-                   % {"value": text[:40], "codes": ", ".join(code for code, __ in choices)})
+    raise RowError("invalid_reason", {"value": short(text), "codes": [code for code, __ in choices]})
 
 
-def _limited(values: dict, column: str, limit: int) -> str:
+def _limited(values: dict, column: str) -> str:
+    """The cell of ``column``; a value over its limit (``oscar_ordercancel.limits``) refuses the row."""
     text = values.get(column, "").strip()
-    if len(text) > limit:
-        raise RowError("too_long", ROW_MESSAGES["too_long"] % {"column": column, "limit": limit})
+    if len(text) > limit(column):
+        raise RowError("too_long", {"field": column, "length": len(text)})
     return text
+
+
+def _quantity(values: dict) -> int:
+    """A whole number from 1 to ``MAX_INTEGER``."""
+    text = values.get("quantity", "").strip()
+    if not text:
+        raise RowError("missing_quantity")
+    if not (text.isascii() and text.isdigit()) or not text.strip("0"):
+        raise RowError("invalid_quantity", {"value": short(text)})
+    if len(text.lstrip("0")) > len(str(MAX_INTEGER)) or int(text) > MAX_INTEGER:
+        raise RowError("quantity_too_large", {"value": short(text.lstrip("0")), "max": MAX_INTEGER})
+    return int(text)
 
 
 @dataclass
@@ -109,7 +109,19 @@ class ParsedRow:
     quantity: int | None = None
     options: dict = field(default_factory=dict)
     code: str = ""
-    message: str = ""
+    #: What the message is made of (``oscar_ordercancel.batches.messages``).
+    params: dict = field(default_factory=dict)
+    #: A refusal's own words, for a message the catalogue cannot write again (a veto's).
+    stored_message: str = ""
+
+    @property
+    def message(self) -> str:
+        """The row's message in the active language."""
+        return render(self.code or "will_cancel", self.params, self.stored_message)
+
+    def refuse(self, code: str, params: dict | None = None) -> None:
+        """Mark the row refused with ``code``."""
+        self.code, self.params = code, dict(params or {})
 
     @property
     def ok(self) -> bool:
@@ -121,25 +133,22 @@ def parse_row(number: int, values: dict, batch) -> ParsedRow:
     """Read one row's values with the batch's defaults; a bad value refuses the row."""
     row = ParsedRow(number, values)
     try:
-        row.order_number = _limited(values, "order_number", 128)
+        row.order_number = _limited(values, "order_number")
         if not row.order_number:
-            raise RowError("missing_order_number", ROW_MESSAGES["missing_order_number"])
+            raise RowError("missing_order_number")
         if batch.kind == "lines":
-            row.sku = _limited(values, "sku", 128)
+            row.sku = _limited(values, "sku")
             if not row.sku:
-                raise RowError("missing_sku", ROW_MESSAGES["missing_sku"])
-            text = values.get("quantity", "").strip()
-            if not text.isdigit() or not text.isascii() or int(text) < 1 or len(text) > 9:
-                raise RowError("invalid_quantity", ROW_MESSAGES["invalid_quantity"])
-            row.quantity = int(text)
+                raise RowError("missing_sku")
+            row.quantity = _quantity(values)
         row.options = {
             "reason": _reason(values, batch.reason),
-            "note": _limited(values, "note", 2000) or batch.note,
+            "note": _limited(values, "note") or batch.note,
             "force": _flag(values, "force", batch.force),
             "refund": _flag(values, "refund", batch.refund),
         }
     except RowError as exc:
-        row.code, row.message = exc.code, exc.message
+        row.refuse(exc.code, exc.params)
     return row
 
 
@@ -159,12 +168,25 @@ def _sku_lines(ctx, sku: str, quantity: int) -> dict[int, int]:
     return wanted
 
 
-def _describe(ctx, decision, words: dict) -> str:
+def _sku_facts(ctx, sku: str, asked: int) -> dict:
+    """How much of ``sku`` the order has, how much is left to cancel, and what holds the rest."""
+    lines = [line for line in ctx.lines if (line.partner_sku or "").strip() == sku]
+    statuses = get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES")
+    return {
+        "sku": sku, "asked": asked, "ordered": sum(line.quantity for line in lines),
+        "available": sum(ctx.cancellable_quantity(line) for line in lines),
+        "shipped": sum(ctx.shipped.get(line.pk, 0) for line in lines),
+        "cancelled": sum(ctx.cancelled.get(line.pk, 0) for line in lines),
+        "processing": sorted({line.status for line in lines
+                              if ctx.remaining_quantity(line) and line.status not in statuses}),
+    }
+
+
+def _will_cancel(ctx, decision) -> dict:
     if decision.full:
-        return words["full"]
+        return {"full": True}
     lines = ctx.lines_by_id
-    return words["part"] % {"items": ", ".join(
-        f"{qty} × {lines[pk].title}" for pk, qty in decision.quantities.items())}
+    return {"items": [[qty, lines[pk].title] for pk, qty in decision.quantities.items()]}
 
 
 def decide_rows(rows: list[ParsedRow], batch, user) -> dict[str, object]:
@@ -173,37 +195,39 @@ def decide_rows(rows: list[ParsedRow], batch, user) -> dict[str, object]:
     numbers = {row.order_number for row in rows if row.ok}
     orders = {o.number: o for o in Order.objects.filter(number__in=numbers)}
     contexts = load_contexts(orders.values())
-    words = {"full": _("Cancels the whole order."), "part": _("Cancels %(items)s.")}
     for row in rows:
         if not row.ok:
             continue
         order = orders.get(row.order_number)
         if order is None:
-            row.code, row.message = "unknown_order", str(ROW_MESSAGES["unknown_order"])
+            row.refuse("unknown_order")
             continue
         ctx = contexts[order.pk]
         lines = None
         if batch.kind == "lines":
             lines = _sku_lines(ctx, row.sku, row.quantity)
             if not lines:
-                row.code = "sku_not_in_order"
-                row.message = ROW_MESSAGES["sku_not_in_order"] % {"sku": row.sku[:60],
-                                                                 "number": order.number}
+                row.refuse("sku_not_in_order", {"sku": short(row.sku), "number": order.number})
                 continue
             row.options["lines"] = {str(pk): qty for pk, qty in lines.items()}
         decision = evaluate(ctx, user, lines=lines, force=row.options["force"], channel=batch.channel)
         if decision:
-            row.message = _describe(ctx, decision, words)
+            row.params = _will_cancel(ctx, decision)
+        elif decision.code == "quantity_not_cancellable" and batch.kind == "lines":
+            row.refuse(decision.code, _sku_facts(ctx, row.sku, row.quantity))
         else:
-            row.code, row.message = decision.code, decision.message
+            row.refuse(decision.code, policy_params(decision.code, decision.message, decision.params))
+            row.stored_message = decision.message
     return orders
 
 
 def create_batch(stream, file_name: str, kind: str, user, *, reason: str = "", note: str = "",
                  force: bool = False, refund: bool = False, notify_customer: bool | None = None,
                  channel: str = Channel.BATCH):
-    """Check the file, then preview every row into a new batch; raises ``FileRefused``."""
+    """Check the file, then preview every row into a new batch; raises ``FileRefused`` (or
+    ``CancellationError`` ``note_too_long`` for a default note over its limit)."""
     CancellationBatch, __ = _models()
+    check_length("note", note)
     source = open_rows(stream, file_name, kind)
     batch = CancellationBatch(
         user=user if getattr(user, "is_authenticated", False) else None,
@@ -239,9 +263,7 @@ def _store_chunk(batch, chunk: list[ParsedRow], user, seen: dict) -> None:
             continue
         key = (row.order_number, row.sku)
         if key in seen:
-            row.code = "duplicate_row"
-            row.message = ROW_MESSAGES["duplicate_row"] % {
-                "what": _(" and SKU") if row.sku else "", "row": seen[key]}
+            row.refuse("duplicate_row", {"row": seen[key], "sku": bool(row.sku)})
         else:
             seen[key] = row.number
     orders = decide_rows(chunk, batch, user)
@@ -254,7 +276,8 @@ def _store_chunk(batch, chunk: list[ParsedRow], user, seen: dict) -> None:
             "order_number": row.order_number[:128], "order_id": order.pk if order else None,
             "sku": row.sku[:128], "quantity": row.quantity, "options": row.options,
             "preview_status": Preview.ERROR if row.code else Preview.WILL_CANCEL,
-            "preview_code": row.code, "preview_message": str(row.message),
+            "preview_code": row.code, "preview_message": row.stored_message or row.message,
+            "preview_params": row.params,
         })
     insert_rows(CancellationBatchRow, values)
     batch.total_rows += len(chunk)
@@ -289,6 +312,7 @@ def create_batch_for_orders(orders, user, *, reason: str = "", note: str = "", f
     """Preview a batch of whole orders from a queryset (e.g. an order-list selection over the
     bulk limit) instead of a file; start it with ``runner.start_batch``."""
     CancellationBatch, __ = _models()
+    check_length("note", note)
     batch = CancellationBatch(
         user=user if getattr(user, "is_authenticated", False) else None,
         file_name=(label or _("Order list selection"))[:255], kind="orders",

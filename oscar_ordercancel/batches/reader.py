@@ -15,9 +15,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from oscar_ordercancel import limits
 from oscar_ordercancel.batches.safecsv import FORMULA_STARTS
 from oscar_ordercancel.conf import get_setting
 
@@ -27,8 +29,6 @@ COLUMNS = {
     "orders": (("order_number",), OPTIONAL_COLUMNS),
     "lines": (("order_number", "sku", "quantity"), OPTIONAL_COLUMNS),
 }
-#: Longest cell kept; longer ones are cut (the row is then refused by its field's own limit).
-MAX_CELL = 1000
 #: Columns we write into error CSVs: accepted (and ignored) when such a file comes back.
 IGNORED_COLUMNS = ("error",)
 SNIFF_BYTES = 64 * 1024
@@ -76,7 +76,7 @@ def _clean(value: str) -> str:
     text = value.strip()
     if text.startswith("'") and text[1:2] in FORMULA_STARTS and text[1:2]:  # our own neutralising
         text = text[1:]
-    return text[:MAX_CELL]
+    return text  # whole: a value over its column's limit refuses its row, it is never cut
 
 
 def _data_rows(rows: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
@@ -108,11 +108,11 @@ def open_rows(stream, file_name: str, kind: str) -> RowSource:
         header, dialect = _xlsx_header(stream), None
     else:
         dialect = _check_text(stream, head)
+        rows = _csv_rows(stream, dialect)
         try:
-            header = next(_csv_rows(stream, dialect), None)
-        except csv.Error as exc:
-            raise FileRefused(_("The file is not a readable CSV file (%(error)s).")
-                              % {"error": exc}) from exc
+            header = next(rows, None)
+        finally:
+            rows.close()
     if header is None or not any(str(cell).strip() for cell in header):
         raise FileRefused(_("The file is empty: the first row must name the columns."))
     columns = _check_header(header, kind)
@@ -120,26 +120,46 @@ def open_rows(stream, file_name: str, kind: str) -> RowSource:
     source = RowSource(stream, kind, is_xlsx, columns, 0, dialect)
     limit = int(get_setting("OSCAR_ORDERCANCEL_BATCH_MAX_ROWS"))
     count = 0
-    try:
-        for __ in _data_rows(source._cells()):
-            count += 1
-            if count > limit:
-                raise FileRefused(
-                    ngettext("The file has more than %(limit)d row; at most %(limit)d rows are "
-                             "accepted at once. Split it into smaller files.",
-                             "The file has more than %(limit)d rows; at most %(limit)d rows are "
-                             "accepted at once. Split it into smaller files.", limit)
-                    % {"limit": limit})
-    except csv.Error as exc:
-        raise FileRefused(_("The file is not a readable CSV file (%(error)s).") % {"error": exc}) from exc
+    for __ in _data_rows(source._cells()):
+        count += 1
+        if count > limit:
+            raise FileRefused(
+                ngettext("The file has more than %(limit)d row; at most %(limit)d rows are "
+                         "accepted at once. Split it into smaller files.",
+                         "The file has more than %(limit)d rows; at most %(limit)d rows are "
+                         "accepted at once. Split it into smaller files.", limit)
+                % {"limit": limit})
     if count == 0:
         raise FileRefused(_("The file has a header but no rows to cancel."))
     source.row_count = count
     return source
 
 
+def _other_encoding(head: bytes) -> str | None:
+    """``"UTF-16"`` or ``"UTF-32"`` when the file's first bytes look like that encoding."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "UTF-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16"
+    sample = head[:4096]
+    sample = sample[:len(sample) // 2 * 2]
+    if len(sample) < 4:
+        return None
+    # Mostly ASCII text in UTF-16 without a byte-order mark: every other byte is NUL.
+    even, odd = sample[0::2], sample[1::2]
+    for zeros, text in ((odd, even), (even, odd)):  # little-endian, big-endian
+        if zeros.count(0) >= 0.9 * len(zeros) and text.count(0) <= 0.1 * len(text):
+            return "UTF-16"
+    return None
+
+
 def _check_text(stream, head: bytes) -> type[csv.Dialect]:
     """Refuse binary and non-UTF-8 files (the whole file is decoded); return the CSV dialect."""
+    encoding = _other_encoding(head)
+    if encoding:
+        raise FileRefused(_("The file is not UTF-8 (it looks like %(encoding)s). Save it as "
+                            "“CSV UTF-8” (or upload the .xlsx workbook) and try again.")
+                          % {"encoding": encoding})
     if b"\x00" in head:
         raise FileRefused(_("The file is not a CSV file (it contains binary data). "
                             "Upload a .csv file saved as UTF-8, or an .xlsx workbook."))
@@ -175,12 +195,47 @@ def _check_text(stream, head: bytes) -> type[csv.Dialect]:
 
 
 def _csv_rows(stream, dialect) -> Iterator[list[str]]:
+    """The records of a CSV file; a record that cannot be read refuses the file, naming its line."""
     stream.seek(0)
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    # Quotes as spreadsheets write them ("" inside a quoted cell), whatever the sniffer guessed
+    # from the first lines; strict, so that a broken quote refuses the file instead of
+    # silently joining rows.
+    reader = csv.reader(text, dialect, strict=True, quotechar='"', doublequote=True)
     try:
-        yield from csv.reader(text, dialect)
+        while True:
+            first_line = reader.line_num + 1  # where the next record starts
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise FileRefused(_csv_error(exc, first_line, reader.line_num)) from exc
+            yield cells
     finally:
         text.detach()  # leave the caller's stream open
+
+
+def _csv_error(exc: csv.Error, first_line: int, last_line: int) -> str:
+    """What is wrong with the record that starts on ``first_line``, in words staff can act on."""
+    error = str(exc)
+    if "field larger than field limit" in error:
+        return _("Line %(line)d has a cell of more than %(limit)s characters, far more than any "
+                 "column takes (a note takes at most %(note)s). If a quote (\") on that line is "
+                 "never closed, close it; otherwise check that this is the right file.") % {
+            "line": first_line, "limit": number_format(csv.field_size_limit(), force_grouping=True),
+            "note": number_format(limits.NOTE, force_grouping=True)}
+    if "unexpected end of data" in error:
+        return _("The quote (\") opened on line %(line)d is never closed, so the rest of the file "
+                 "would be read as one cell. Close the quote (or remove it) and upload the file "
+                 "again.") % {"line": first_line}
+    if "expected after" in error:
+        return _("Line %(line)d has a quote (\") in the middle of a cell or text right after a "
+                 "closing quote. A cell that contains quotes must be quoted as a whole, with each "
+                 "quote inside doubled (\"\"), as spreadsheet programs save it.") % {
+            "line": last_line}
+    return _("The file is not a readable CSV file: line %(line)d: %(error)s.") % {
+        "line": last_line, "error": error}
 
 
 def _check_header(header: list, kind: str) -> list[str | None]:

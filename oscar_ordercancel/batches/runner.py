@@ -16,9 +16,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
+from oscar_ordercancel.batches.messages import policy_params, render
 from oscar_ordercancel.batches.preview import pinned_actor
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.engine.batch import CancelRequest, cancel_many
@@ -47,7 +47,7 @@ def start_batch(batch, *, enqueue: bool = True):
         now = timezone.now()
         refused = locked.rows.filter(preview_status=CancellationBatchRow.Preview.ERROR).update(
             status=CancellationBatchRow.Result.ERROR, code=F("preview_code"),
-            message=F("preview_message"), date_done=now)
+            message=F("preview_message"), params=F("preview_params"), date_done=now)
         locked.state = CancellationBatch.State.QUEUED
         locked.processed_rows = locked.failed_rows = refused
         locked.save(update_fields=["state", "processed_rows", "failed_rows"])
@@ -112,6 +112,21 @@ def _request(row, batch, user) -> CancelRequest:
         channel=batch.channel, notify_customer=batch.notify_customer, batch=batch, key=row)
 
 
+def _set_result(row, status: str, code: str, params: dict, message: str = "") -> None:
+    """The row's result: its code and parameters, and its message as now written (a fallback)."""
+    row.status, row.code, row.params = status, code, params
+    row.message = render(code, params, message) or message
+
+
+def _error_params(row, error) -> dict:
+    """The parameters of a refusal at run time (the engine's words are kept as text beside them)."""
+    if error.code == "unknown_order":
+        return {"gone": True}
+    if error.code == "quantity_not_cancellable" and row.sku:
+        return {"sku": row.sku, "asked": row.quantity, "available": error.params.get("available")}
+    return policy_params(error.code, error.message, error.params)
+
+
 def run_chunk(batch_id: int, user, size: int) -> tuple[object, int]:
     """Process the next chunk in one transaction; return the batch and how many rows it did."""
     CancellationBatch, CancellationBatchRow = _models()
@@ -131,19 +146,18 @@ def run_chunk(batch_id: int, user, size: int) -> tuple[object, int]:
         outcomes = cancel_many([_request(row, batch, user) for row in runnable])
         for row in rows:
             if not row.order_id:
-                row.status, row.code = Result.ERROR, "unknown_order"
-                row.message = _("The order no longer exists.")
-        whole, part = _("Cancelled the whole order."), _("Cancelled the requested quantity.")
+                _set_result(row, Result.ERROR, "unknown_order", {"gone": True})
         for outcome in outcomes:
             row = outcome.request.key
             if outcome.ok:
-                row.status, row.code, row.cancellation = Result.SUCCESS, "ok", outcome.cancellation
-                row.message = whole if outcome.cancellation.is_full else part
+                row.cancellation = outcome.cancellation
+                _set_result(row, Result.SUCCESS, "ok", {"full": outcome.cancellation.is_full})
             else:
-                row.status, row.code, row.message = Result.ERROR, outcome.error.code, outcome.error.message
+                _set_result(row, Result.ERROR, outcome.error.code, _error_params(row, outcome.error),
+                            outcome.error.message)
         for row in rows:
             row.date_done = now
-        bulk_set(rows, ["status", "code", "message", "cancellation", "date_done"])
+        bulk_set(rows, ["status", "code", "message", "params", "cancellation", "date_done"])
         succeeded = sum(1 for row in rows if row.status == Result.SUCCESS)
         batch.processed_rows += len(rows)
         batch.succeeded_rows += succeeded

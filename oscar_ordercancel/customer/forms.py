@@ -6,15 +6,16 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from oscar_ordercancel.conf import customer_reason_choices
+from oscar_ordercancel.limits import LengthLimit, widget_attrs
 
 
 class CustomerCancelForm(forms.Form):
-    """Reason (from ``OSCAR_ORDERCANCEL_REASONS``) and a comment of at most 1,000 characters."""
+    """Reason (from ``OSCAR_ORDERCANCEL_REASONS``) and a comment (``limits.COMMENT`` characters)."""
 
     reason = forms.ChoiceField(label=_("Why do you want to cancel?"), choices=())
     comment = forms.CharField(
-        label=_("Comment (optional)"), required=False, max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 1000}),
+        label=_("Comment (optional)"), required=False, validators=[LengthLimit("comment")],
+        widget=forms.Textarea(attrs=widget_attrs("comment", rows=3)),
     )
 
     def __init__(self, *args, **kwargs) -> None:

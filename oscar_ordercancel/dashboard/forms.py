@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.limits import LengthLimit, widget_attrs
 from oscar_ordercancel.models import CancelJob, CancellationSettings, OrderStatusMapping
 from oscar_ordercancel.policy.pipeline import order_pipeline
 from oscar_ordercancel.policy.rules import WINDOW_UNITS, split_window
@@ -154,7 +155,9 @@ class CancelJobSearchForm(forms.Form):
                              choices=[(ALL, _("All jobs")), (ATTENTION, _("Attention"))])
     state = forms.ChoiceField(label=_("State"), required=False)
     processor = forms.ChoiceField(label=_("Processor"), required=False)
-    order_number = forms.CharField(label=_("Order number"), required=False, max_length=128)
+    order_number = forms.CharField(label=_("Order number"), required=False,
+                                   validators=[LengthLimit("order_number")],
+                                   widget=forms.TextInput(attrs=widget_attrs("order_number")))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -189,19 +192,24 @@ class CancelJobSearchForm(forms.Form):
 class GiveUpForm(forms.Form):
     """Why staff stop retrying a job (kept as its last error)."""
 
-    reason = forms.CharField(label=_("Reason"), required=False, max_length=500,
-                             widget=forms.TextInput(attrs={"placeholder": _("Given up by staff.")}))
+    reason = forms.CharField(label=_("Reason"), required=False,
+                             validators=[LengthLimit("give_up_reason")],
+                             widget=forms.TextInput(attrs=widget_attrs(
+                                 "give_up_reason", placeholder=_("Given up by staff."))))
 
 
 class ConfirmCancellationForm(forms.Form):
     """Staff confirm a requested cancellation by hand; an optional note is added to it."""
 
-    note = forms.CharField(label=_("Note"), required=False, max_length=1000)
+    note = forms.CharField(label=_("Note"), required=False, validators=[LengthLimit("note")],
+                           widget=forms.TextInput(attrs=widget_attrs("note")))
 
 
 class RejectCancellationForm(forms.Form):
     """Staff decline a requested cancellation by hand; the customer is told the reason."""
 
-    reason = forms.CharField(label=_("Reason"), max_length=1000, error_messages={
+    reason = forms.CharField(label=_("Reason"), validators=[LengthLimit("rejection_reason")],
+                             widget=forms.TextInput(attrs=widget_attrs("rejection_reason")),
+                             error_messages={
         "required": _("Give a reason: the customer is told why the cancellation was declined."),
     })

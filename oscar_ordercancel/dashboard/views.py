@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import generic
 from django_tables2 import SingleTableView
 from oscar.core.loading import get_model
@@ -92,7 +93,7 @@ class StatusMappingFormMixin:
 class StatusMappingCreateView(StatusMappingFormMixin, generic.CreateView):
     """Map a pipeline status."""
 
-    success_message = _("The mapping of “%(status)s” was created.")
+    success_message = gettext_lazy("The mapping of “%(status)s” was created.")
 
     def get_context_data(self, **kwargs) -> dict:
         """Title the page."""
@@ -102,7 +103,7 @@ class StatusMappingCreateView(StatusMappingFormMixin, generic.CreateView):
 class StatusMappingUpdateView(StatusMappingFormMixin, generic.UpdateView):
     """Edit a status mapping."""
 
-    success_message = _("The mapping of “%(status)s” was saved.")
+    success_message = gettext_lazy("The mapping of “%(status)s” was saved.")
 
     def get_context_data(self, **kwargs) -> dict:
         """Title the page."""

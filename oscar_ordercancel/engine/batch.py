@@ -140,7 +140,7 @@ def _cancel_chunk(requests: Sequence[CancelRequest]) -> list[CancelOutcome]:
         try:
             if order is None:
                 raise CancellationError("unknown_order", _("This order no longer exists."))
-            steps._check_arguments(request.reason, "", channel)
+            steps._check_arguments(request.reason, channel, note=request.note)
             decision = steps._decide_locked(order, contexts[order.pk], request.user, request.lines,
                                             request.force, channel, None, False)
         except CancellationError as exc:  # decided before any write: only this request fails

@@ -6,7 +6,7 @@ with many different values are joined to a ``VALUES`` list on PostgreSQL.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
 from collections.abc import Sequence
 
 from django.db import connections, router
@@ -23,12 +23,13 @@ def bulk_set(objs: Sequence, fields: Sequence[str]) -> None:
     model = type(objs[0])
     meta = model._meta
     columns = [meta.get_field(name) for name in fields]
-    groups: dict[tuple, list] = defaultdict(list)
+    groups: dict[tuple, tuple[tuple, list]] = {}
     for obj in objs:
-        groups[tuple(getattr(obj, field.attname) for field in columns)].append(obj.pk)
+        values = tuple(getattr(obj, field.attname) for field in columns)
+        groups.setdefault(tuple(map(_hashable, values)), (values, []))[1].append(obj.pk)
     manager = model._base_manager
     if len(groups) <= MAX_GROUPS:
-        for values, pks in groups.items():
+        for values, pks in groups.values():
             manager.filter(pk__in=pks).update(**{f.attname: v for f, v in zip(columns, values, strict=True)})
         return
     alias = router.db_for_write(model)
@@ -54,6 +55,13 @@ def bulk_set(objs: Sequence, fields: Sequence[str]) -> None:
             cursor.execute(
                 f"UPDATE {quote(meta.db_table)} AS t SET {sets} FROM (VALUES {', '.join(rows)}) "
                 f"AS v({names}) WHERE t.{quote(pk_field.column)} = v.{quote('pk')}", params)
+
+
+def _hashable(value):
+    """``value`` as a key to group equal values by (a JSON field's dict or list is not hashable)."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
 
 
 def bulk_insert(objs: Sequence) -> None:

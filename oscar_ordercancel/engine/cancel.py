@@ -21,6 +21,7 @@ from oscar_ordercancel.engine.payment import get_payment_handler
 from oscar_ordercancel.engine.stock import release_allocations
 from oscar_ordercancel.engine.transactions import cancellation_transaction
 from oscar_ordercancel.exceptions import CancellationError
+from oscar_ordercancel.limits import check_length
 from oscar_ordercancel.policy import actor_role, evaluate, load_context, message_for
 
 
@@ -114,13 +115,13 @@ def _send_line_status_signals(changed) -> None:
         )
 
 
-def _check_arguments(reason: str, comment: str, channel: str) -> None:
-    """Refuse a reason that is not offered on ``channel`` or an over-long comment."""
+def _check_arguments(reason: str, channel: str, *, comment: str = "", note: str = "") -> None:
+    """Refuse a reason that is not offered on ``channel``, or a comment or note over its limit."""
     offered = customer_reason_choices() if channel in CUSTOMER_CHANNELS else reason_choices()
     if reason and reason not in dict(offered):
         raise CancellationError("invalid_reason", message_for("invalid_reason"))
-    if len(comment) > 1000:
-        raise CancellationError("comment_too_long", message_for("comment_too_long"))
+    check_length("comment", comment)
+    check_length("note", note)
 
 
 def _channel(user, channel: str | None) -> str:
@@ -202,7 +203,7 @@ def cancel_order(
     """Cancel ``order`` (or ``lines``: ``{line: qty}``) in one transaction; return the record."""
     Order, OrderCancellation, OrderCancellationLine = _models()
     channel = _channel(user, channel)
-    _check_arguments(reason, comment, channel)
+    _check_arguments(reason, channel, comment=comment, note=note)
     requested = get_setting("OSCAR_ORDERCANCEL_MODE") == "request"
 
     with cancellation_transaction():

@@ -30,7 +30,6 @@ MESSAGES = {
     "nothing_to_cancel": _("There is nothing left to cancel in this order."),
     "invalid_reason": _("That cancellation reason is not offered."),
     "invalid_on_behalf_of": _("A cancellation can only be made on behalf of the order's customer."),
-    "comment_too_long": _("Comments are limited to 1,000 characters."),
     "not_requested": _("This cancellation is no longer waiting for confirmation."),
     "vetoed": _("This order cannot be cancelled right now."),
     "payment_failed": _("The payment could not be voided or refunded, so nothing was changed. "

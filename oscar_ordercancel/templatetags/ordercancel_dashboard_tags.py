@@ -48,3 +48,11 @@ def ordercancel_status(status: str | None) -> str:
         return format_html('<span class="ordercancel-status">{}</span>', status)
     return format_html('<span class="ordercancel-status" title="{}">{}</span>',
                        _("Order status: %(status)s") % {"status": status}, shown)
+
+
+@register.simple_tag
+def ordercancel_limit(field: str) -> int:
+    """The most characters ``field`` takes (``oscar_ordercancel.limits``), for a ``maxlength``."""
+    from oscar_ordercancel.limits import limit
+
+    return limit(field)

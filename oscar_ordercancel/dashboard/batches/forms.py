@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from oscar_ordercancel.conf import reason_choices
+from oscar_ordercancel.limits import LengthLimit, widget_attrs
 
 
 class BatchUploadForm(forms.Form):
@@ -15,8 +16,8 @@ class BatchUploadForm(forms.Form):
                                                         "tab separated) or an .xlsx workbook."))
     reason = forms.ChoiceField(label=_("Reason"), required=False,
                                help_text=_("For rows without a reason."))
-    note = forms.CharField(label=_("Staff note"), required=False, max_length=2000,
-                           widget=forms.Textarea(attrs={"rows": 2}),
+    note = forms.CharField(label=_("Staff note"), required=False, validators=[LengthLimit("note")],
+                           widget=forms.Textarea(attrs=widget_attrs("note", rows=2)),
                            help_text=_("For rows without a note."))
     force = forms.BooleanField(label=_("Force paid orders"), required=False,
                                help_text=_("For rows that leave force empty: cancel orders "
@@ -33,4 +34,5 @@ class BatchUploadForm(forms.Form):
 class SingleOrderForm(forms.Form):
     """An order number, to open that order's cancel page."""
 
-    order_number = forms.CharField(label=_("Order number"), max_length=128)
+    order_number = forms.CharField(label=_("Order number"), validators=[LengthLimit("order_number")],
+                                   widget=forms.TextInput(attrs=widget_attrs("order_number")))

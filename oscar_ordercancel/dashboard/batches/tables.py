@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from oscar.apps.dashboard.tables import DashboardTable
 from oscar.core.loading import get_model
 
+from oscar_ordercancel.batches.messages import result_message, short
+
 CancellationBatch = get_model("oscar_ordercancel", "CancellationBatch")
 CancellationBatchRow = get_model("oscar_ordercancel", "CancellationBatchRow")
 
@@ -22,9 +24,9 @@ class BatchRowTable(DashboardTable):
     """The rows of a batch: what each asked for and its preview or result."""
 
     row_number = tables.Column(verbose_name=_("Row"))
-    order_number = tables.Column(verbose_name=_("Order number"))
-    sku = tables.Column(verbose_name=_("SKU"))
-    quantity = tables.Column(verbose_name=_("Quantity"))
+    order_number = tables.Column(verbose_name=_("Order number"), empty_values=())
+    sku = tables.Column(verbose_name=_("SKU"), empty_values=())
+    quantity = tables.Column(verbose_name=_("Quantity"), empty_values=())
     state = tables.Column(verbose_name=_("Status"), empty_values=(), orderable=False)
     message = tables.Column(verbose_name=_("Message"), empty_values=(), orderable=False)
     caption = _("Rows")
@@ -50,9 +52,28 @@ class BatchRowTable(DashboardTable):
             return _badge("pending", _("Pending"))
         return _badge(record.preview_status, record.get_preview_status_display())
 
+    @staticmethod
+    def _as_uploaded(record, column: str, value) -> str:
+        """The value read from the file, else (a value that could not be read) the cell as it was."""
+        if value not in (None, ""):
+            return value
+        return short((record.raw or {}).get(column, "")) or "—"
+
+    def render_order_number(self, record, value) -> str:
+        """The order number, or the cell as uploaded."""
+        return self._as_uploaded(record, "order_number", value)
+
+    def render_sku(self, record, value) -> str:
+        """The SKU, or the cell as uploaded."""
+        return self._as_uploaded(record, "sku", value)
+
+    def render_quantity(self, record, value) -> str:
+        """The quantity, or the cell as uploaded (e.g. “two” or a 20-digit number)."""
+        return self._as_uploaded(record, "quantity", value)
+
     def render_message(self, record) -> str:
-        """The result's message, else the preview's."""
-        return record.message or record.preview_message
+        """The result's message, else the preview's, in the reader's language."""
+        return result_message(record)
 
 
 class BatchTable(DashboardTable):

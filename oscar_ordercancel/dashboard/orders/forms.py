@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from oscar.apps.dashboard.orders.forms import *  # noqa: F401,F403
 
 from oscar_ordercancel.conf import reason_choices
+from oscar_ordercancel.limits import LengthLimit, widget_attrs
 
 
 class StaffCancelForm(forms.Form):
@@ -20,9 +21,9 @@ class StaffCancelForm(forms.Form):
 
     reason = forms.ChoiceField(label=_("Reason"), choices=())
     note = forms.CharField(
-        label=_("Staff note"), required=False, max_length=2000,
+        label=_("Staff note"), required=False, validators=[LengthLimit("note")],
         help_text=_("Kept with the cancellation and the order notes; never shown to the customer."),
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs=widget_attrs("note", rows=2)),
     )
     notify_customer = forms.BooleanField(
         label=_("Notify the customer"), required=False, initial=True,

@@ -1,4 +1,4 @@
-"""``manage.py cancel_orders FILE [--lines] [--dry-run] [--reason] [--user] [--force] [--refund]``."""
+"""``manage.py cancel_orders FILE [--lines] [--dry-run] [--reason] [--note] [--user] [--force] …``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
+from oscar_ordercancel import limits
 from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.batches.exports import error_csv_lines, failed_rows
 from oscar_ordercancel.batches.preview import create_batch
@@ -18,9 +19,12 @@ from oscar_ordercancel.conf import reason_choices
 
 
 class Command(BaseCommand):
-    help = _("Cancel the orders (or, with --lines, the line items) listed in a CSV or XLSX file, "
-             "with the same checks as the dashboard upload. Failed rows go to FILE.errors.csv; "
-             "the exit status is 1 when any row failed.")
+    @property
+    def help(self) -> str:
+        """The command's description, in the active language (never translated at import)."""
+        return _("Cancel the orders (or, with --lines, the line items) listed in a CSV or XLSX file, "
+                 "with the same checks as the dashboard upload. Failed rows go to FILE.errors.csv; "
+                 "the exit status is 1 when any row failed.")
 
     def add_arguments(self, parser) -> None:
         """The file and the batch options."""
@@ -30,6 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true",
                             help=_("only check the rows; change nothing"))
         parser.add_argument("--reason", default="", help=_("reason code for rows without one"))
+        parser.add_argument("--note", default="", help=_("staff note for rows without one"))
         parser.add_argument("--user", default=None,
                             help=_("username to cancel as (the policy applies to them)"))
         parser.add_argument("--force", action="store_true",
@@ -45,6 +50,8 @@ class Command(BaseCommand):
         if options["reason"] and options["reason"] not in dict(reason_choices()):
             raise CommandError(_("Unknown reason %(reason)s; use one of: %(codes)s.") % {
                 "reason": options["reason"], "codes": ", ".join(dict(reason_choices()))})
+        if len(options["note"]) > limits.NOTE:
+            raise CommandError(limits.too_long_message("note", len(options["note"])))
         user = None
         if options["user"]:
             User = get_user_model()
@@ -56,8 +63,8 @@ class Command(BaseCommand):
         try:
             with path.open("rb") as stream:
                 batch = create_batch(stream, path.name, kind, user, reason=options["reason"],
-                                     force=options["force"], refund=options["refund"],
-                                     channel=Channel.CLI)
+                                     note=options["note"], force=options["force"],
+                                     refund=options["refund"], channel=Channel.CLI)
         except FileRefused as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(_("Batch #%(pk)s: %(total)d rows, %(valid)d will cancel, %(invalid)d "

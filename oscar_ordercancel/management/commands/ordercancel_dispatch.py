@@ -12,8 +12,11 @@ from oscar_ordercancel.integrations.delivery import deliver, dispatch, due_job_i
 
 
 class Command(BaseCommand):
-    help = _("Queue cancel jobs that are due (retries, expired leases, lost wake-ups) for the "
-             "Celery workers, or deliver them in this process with --now.")
+    @property
+    def help(self) -> str:
+        """The command's description, in the active language (never translated at import)."""
+        return _("Queue cancel jobs that are due (retries, expired leases, lost wake-ups) for the "
+                 "Celery workers, or deliver them in this process with --now.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--now", "--sync", action="store_true", dest="now",
