@@ -159,11 +159,33 @@ def page(chromium):
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "_static" / "screenshots"
 
 
+#: axe-core impacts that fail a page: a person cannot use the page, or only with great effort.
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def assert_accessible(page, name: str = "") -> None:
+    """Run axe-core on the page in the browser; fail on any serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    blocking = [v for v in results.response["violations"] if v.get("impact") in BLOCKING_IMPACTS]
+    report = "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(" ".join(node["target"]) for node in v["nodes"][:5])
+        for v in blocking
+    )
+    assert not blocking, f"axe-core found serious or critical violations on {name or page.url}:\n{report}"
+
+
 @pytest.fixture
 def screenshot(page):
-    """Save a screenshot for the docs (only when running from a source checkout)."""
+    """Audit the page with axe-core, then save a screenshot for the docs (from a source checkout).
+
+    Every page worth a screenshot is a page a person uses, so each one must pass the
+    accessibility audit (no serious or critical violation)."""
 
     def take(name: str) -> None:
+        assert_accessible(page, name)
         if SCREENSHOTS.parent.parent.joinpath("conf.py").exists():
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
