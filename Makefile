@@ -52,7 +52,9 @@ sandbox: sandbox-data
 # Everything runs even after a failure, so one run shows every problem; the
 # target fails if any step failed. The suite runs with the package's forks
 # (ORDERCANCEL_FORKS=1) and against plain Oscar apps (ORDERCANCEL_FORKS=0); the
-# tests of simultaneous requests run once more on a file-based SQLite database.
+# tests of simultaneous requests run once more on a file-based SQLite database, and
+# the tests of the PostgreSQL-only paths (marked pg_paths in tests/conftest.py) once
+# more with psycopg2 instead of psycopg 3.
 test: venv
 	@status=0; \
 	echo "==> ruff check ."; \
@@ -66,6 +68,8 @@ test: venv
 	done; \
 	echo "==> pytest -m shared_db (ORDERCANCEL_DB=sqlite-file: simultaneous cancels on SQLite)"; \
 	ORDERCANCEL_DB=sqlite-file $(PYTHON) -m pytest -m shared_db $(PYTEST_ARGS) || status=1; \
+	echo "==> pytest -m pg_paths (ORDERCANCEL_PG_DRIVER=psycopg2: the PostgreSQL-only paths on psycopg2)"; \
+	ORDERCANCEL_PG_DRIVER=psycopg2 $(PYTHON) -m pytest -m pg_paths $(PYTEST_ARGS) || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED"; else echo "make test: all passed"; fi; \
 	exit $$status
 

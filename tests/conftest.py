@@ -1,6 +1,7 @@
 """Shared fixtures, and the loud skip / strict failure for missing services."""
 
 import os
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,34 @@ def _chromium_available() -> bool:
         return False
     return os.path.exists(CHROMIUM)
 _skipped_for_services: list[str] = []
+
+#: The tests of the PostgreSQL-only paths: COPY (batch preview, ``cancel_orders``, the dashboard
+#: upload), the ``unnest`` inserts and ``VALUES`` updates of the batch engine, the delivery
+#: statements, ``SET LOCAL`` (lock timeout, JIT) and row locks. They carry the ``pg_paths`` marker,
+#: and ``make test`` runs them once more with psycopg2 (``ORDERCANCEL_PG_DRIVER=psycopg2``).
+PG_PATHS = (
+    "tests/test_drivers.py::*",
+    "tests/test_batches.py::*",
+    "tests/test_batch_command.py::*",
+    "tests/test_dashboard_batches.py::test_upload_preview_start_progress_results_and_errors*",
+    "tests/test_delivery_paths.py::*[[]statements[]]",
+    "tests/test_transactions.py::*",
+    "tests/test_concurrency.py::*",
+    "tests/test_busy.py::test_a_lock_held_too_long_*",
+    "tests/test_busy.py::test_two_staff_users_cancelling_one_order_at_once_make_one_cancellation",
+)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "pg_paths: a PostgreSQL-only path (COPY, unnest, delivery statements, SET LOCAL, "
+                   "locks); make test runs these again with psycopg2")
+
+
+def pytest_itemcollected(item):
+    """Mark the tests of ``PG_PATHS`` (before ``-m`` selects)."""
+    if any(fnmatchcase(item.nodeid, pattern) for pattern in PG_PATHS):
+        item.add_marker(pytest.mark.pg_paths)
 
 
 @pytest.hookimpl(trylast=True)  # after -m / -k deselection: only what will run counts

@@ -2,17 +2,50 @@
 
 ``ORDERCANCEL_FORKS=0`` runs the suite against plain Oscar apps (no forks).
 ``ORDERCANCEL_STRICT=1`` makes a missing PostgreSQL an error instead of a fallback.
+``ORDERCANCEL_PG_DRIVER=psycopg2`` makes Django use psycopg2 although psycopg 3 is installed
+(Django prefers psycopg 3 whenever it can import it); the default, ``psycopg``, is psycopg 3.
+``ORDERCANCEL_PG_SERVER_BINDING=1`` turns on psycopg 3's server-side binding (Django's
+``server_side_binding`` option).
 """
 
+import importlib.abc
 import os
+import sys
 import tempfile
 
 from sandbox.settings import *  # noqa: F401,F403
 
+#: Which PostgreSQL driver Django uses in this process: ``psycopg`` (3) or ``psycopg2``.
+PG_DRIVER = os.environ.get("ORDERCANCEL_PG_DRIVER", "psycopg")
+if PG_DRIVER not in ("psycopg", "psycopg2"):
+    raise RuntimeError(f"ORDERCANCEL_PG_DRIVER must be 'psycopg' or 'psycopg2', not {PG_DRIVER!r}.")
+PG_SERVER_BINDING = os.environ.get("ORDERCANCEL_PG_SERVER_BINDING") == "1"
+if PG_SERVER_BINDING and PG_DRIVER != "psycopg":
+    raise RuntimeError("ORDERCANCEL_PG_SERVER_BINDING=1 needs psycopg 3 (ORDERCANCEL_PG_DRIVER=psycopg).")
+
+
+class _NoPsycopg3(importlib.abc.MetaPathFinder):
+    """Makes ``import psycopg`` fail, so that Django's PostgreSQL backend falls back to psycopg2."""
+
+    def find_spec(self, name, path, target=None):
+        if name == "psycopg" or name.startswith("psycopg."):
+            raise ImportError(f"ORDERCANCEL_PG_DRIVER=psycopg2: {name} is hidden from this process")
+        return None
+
+
+if PG_DRIVER == "psycopg2":
+    if "psycopg" in sys.modules:
+        raise RuntimeError("ORDERCANCEL_PG_DRIVER=psycopg2: psycopg 3 was imported before the test "
+                           "settings, so Django already chose it.")
+    sys.meta_path.insert(0, _NoPsycopg3())
+
 
 def _postgres_reachable() -> bool:
     try:
-        import psycopg
+        if PG_DRIVER == "psycopg2":
+            import psycopg2 as psycopg
+        else:
+            import psycopg
     except ImportError:
         return False
     try:
@@ -32,7 +65,8 @@ STRICT = os.environ.get("ORDERCANCEL_STRICT") == "1"
 DB_MODE = os.environ.get("ORDERCANCEL_DB", "auto")
 USE_POSTGRES = DB_MODE == "auto" and _postgres_reachable()
 if STRICT and DB_MODE == "auto" and not USE_POSTGRES:
-    raise RuntimeError("ORDERCANCEL_STRICT=1 but PostgreSQL at 127.0.0.1:5432 is not reachable.")
+    raise RuntimeError(f"ORDERCANCEL_STRICT=1 but PostgreSQL at 127.0.0.1:5432 is not reachable "
+                       f"with {PG_DRIVER} (is it installed?).")
 
 if USE_POSTGRES:
     DATABASES = {
@@ -46,6 +80,8 @@ if USE_POSTGRES:
             "TEST": {"NAME": f"test_ordercancel_{'forks' if USE_FORKS else 'plain'}_{os.getpid()}"},  # noqa: F405
         }
     }
+    if PG_SERVER_BINDING:
+        DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
 elif DB_MODE == "sqlite-file":
     _path = os.path.join(tempfile.gettempdir(), f"ordercancel-test-{os.getpid()}.sqlite3")
     DATABASES = {

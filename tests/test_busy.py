@@ -108,11 +108,11 @@ class LockHolder:
                                          isolation_level=None)
             self.other.execute("BEGIN IMMEDIATE")  # SQLite locks the whole database
         else:
-            import psycopg
-
             self.settings.OSCAR_ORDERCANCEL_LOCK_TIMEOUT = 0.5
-            self.other = psycopg.connect(**connection.get_connection_params())
-            self.other.execute("SELECT id FROM order_order WHERE id = %s FOR UPDATE", [order.pk])
+            # the driver Django uses (psycopg 3 or psycopg2: ORDERCANCEL_PG_DRIVER)
+            self.other = connection.Database.connect(**connection.get_connection_params())
+            self.other.cursor().execute("SELECT id FROM order_order WHERE id = %s FOR UPDATE",
+                                        [order.pk])
 
     def release(self) -> None:
         if self.other is not None:

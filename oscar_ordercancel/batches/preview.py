@@ -7,12 +7,11 @@ memory.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
@@ -20,6 +19,7 @@ from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.batches.messages import policy_params, render, short
 from oscar_ordercancel.batches.reader import RowSource, open_rows
 from oscar_ordercancel.conf import get_setting, reason_choices
+from oscar_ordercancel.engine.bulk import copy_insert
 from oscar_ordercancel.engine.transactions import without_jit
 from oscar_ordercancel.limits import MAX_INTEGER, check_length, limit
 from oscar_ordercancel.policy import actor_role, evaluate, load_contexts
@@ -286,24 +286,7 @@ def _store_chunk(batch, chunk: list[ParsedRow], user, seen: dict) -> None:
 
 def insert_rows(model, values: list[dict]) -> None:
     """Insert batch rows: ``COPY`` on PostgreSQL (a 100,000-row preview), else ``bulk_create``."""
-    if not values:
-        return
-    connection = connections[router.db_for_write(model)]
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create([model(**v) for v in values], batch_size=PREVIEW_CHUNK)
-        return
-    fields = [model._meta.get_field(name.removesuffix("_id")) for name in values[0]]
-    defaults = [f for f in model._meta.concrete_fields
-                if not f.primary_key and f.attname not in values[0]]
-    columns = [f.column for f in fields] + [f.column for f in defaults]
-    constants = [f.get_db_prep_save(f.get_default(), connection) for f in defaults]
-    quote = connection.ops.quote_name
-    sql = (f"COPY {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-           "FROM STDIN")
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for value in values:
-            copy.write_row([json.dumps(v) if isinstance(v, dict) else v for v in value.values()]
-                           + constants)
+    copy_insert(model, values)
 
 
 def create_batch_for_orders(orders, user, *, reason: str = "", note: str = "", force: bool = False,

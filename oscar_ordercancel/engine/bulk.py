@@ -2,14 +2,24 @@
 
 Rows that get the same values are written with one ``UPDATE … WHERE id IN``; rows
 with many different values are joined to a ``VALUES`` list on PostgreSQL.
+
+The PostgreSQL statements work with both drivers Django supports, psycopg 3 and
+psycopg2: every parameter carries an explicit cast (so neither driver has to
+infer the type of an empty or all-NULL list), and ``COPY`` data is written in
+PostgreSQL's text format by :func:`copy_text`, then sent with whichever copy
+call the driver has.
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import io
 import json
+import uuid
 from collections.abc import Sequence
 
-from django.db import connections, router
+from django.db import connections, models, router
 
 #: Up to this many distinct value sets are written as one UPDATE each.
 MAX_GROUPS = 3
@@ -102,3 +112,100 @@ def insert_fields(model) -> list:
 def insert_values(obj, fields, connection) -> list:
     """The database values of ``fields`` for a new ``obj``: defaults and ``pre_save`` applied."""
     return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+def copy_insert(model, values: Sequence[dict]) -> None:
+    """Insert rows given as ``{field name or attname: value}`` dicts (all with the same keys).
+
+    On PostgreSQL one ``COPY … FROM STDIN`` (with psycopg 3 or psycopg2); the
+    model's other concrete fields get their defaults (``auto_now_add`` applied).
+    Elsewhere, ``bulk_create``.
+    """
+    if not values:
+        return
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        model._base_manager.using(alias).bulk_create([model(**v) for v in values], batch_size=2000)
+        return
+    meta = model._meta
+    by_name = {key: f for f in meta.concrete_fields for key in (f.name, f.attname)}
+    names = list(values[0])
+    fields = [by_name[name] for name in names]
+    defaults = [f for f in meta.concrete_fields
+                if not (f.primary_key and f.db_returning) and f not in fields
+                and not getattr(f, "generated", False)]
+    blank = model()  # the other fields' defaults, and pre_save's (auto_now_add) values
+    cells = [_copy_column(f, [row[name] for row in values], connection)
+             for f, name in zip(fields, names, strict=True)]
+    cells += [[copy_text(f, f.pre_save(blank, True), connection)] * len(values) for f in defaults]
+    copy_from(connection, meta.db_table, [f.column for f in fields + defaults],
+              "".join(["\t".join(row) + "\n" for row in zip(*cells, strict=True)]))
+
+
+def copy_from(connection, table: str, columns: Sequence[str], data: str) -> None:
+    """``COPY table (columns) FROM STDIN`` with ``data`` in the text format, on either driver."""
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(table)} ({', '.join(quote(column) for column in columns)}) FROM STDIN"
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        if hasattr(raw, "copy"):  # psycopg 3
+            with raw.copy(sql) as copy:
+                copy.write(data)
+        else:  # psycopg2
+            raw.copy_expert(sql, io.StringIO(data))
+
+
+#: Characters that PostgreSQL's COPY text format escapes with a backslash.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_TEXT_FIELDS = frozenset({models.CharField, models.TextField})
+_INTEGER_FIELDS = frozenset({models.IntegerField, models.PositiveIntegerField, models.BigIntegerField,
+                             models.SmallIntegerField, models.PositiveSmallIntegerField,
+                             models.PositiveBigIntegerField, models.AutoField, models.BigAutoField})
+
+
+def _copy_column(field, values: list, connection) -> list[str]:
+    """The cells of one column, as :func:`copy_text` writes them (faster for Django's plain text,
+    integer and JSON fields)."""
+    if type(field) in _TEXT_FIELDS:
+        return ["\\N" if v is None else v.translate(_COPY_ESCAPES) if type(v) is str
+                else copy_text(field, v, connection) for v in values]
+    if type(field) in _INTEGER_FIELDS or (
+            type(field) is models.ForeignKey and isinstance(field.target_field, models.IntegerField)):
+        return ["\\N" if v is None else str(v) if type(v) is int else copy_text(field, v, connection)
+                for v in values]
+    if type(field) is models.JSONField:
+        encode = (field.encoder or json.JSONEncoder)().encode
+        return ["\\N" if v is None else encode(v).translate(_COPY_ESCAPES) for v in values]
+    return [copy_text(field, v, connection) for v in values]
+
+
+def copy_text(field, value, connection) -> str:
+    """``value`` of ``field`` as a cell of PostgreSQL's ``COPY`` text format (``\\N`` is NULL).
+
+    The same text for psycopg 3 and psycopg2: values are prepared by the field
+    (``get_db_prep_save``) except JSON (dumped with the field's encoder) and
+    bytes, which each driver wraps in an object of its own.
+    """
+    if value is None:
+        return "\\N"
+    if isinstance(field, models.JSONField):
+        return json.dumps(field.get_prep_value(value), cls=field.encoder).translate(_COPY_ESCAPES)
+    if isinstance(field, models.BinaryField):
+        return "\\\\x" + bytes(value).hex()
+    value = field.get_db_prep_save(value, connection)
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, float):
+        return {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}.get(repr(value), repr(value))
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return f"{value.days} days {value.seconds} seconds {value.microseconds} microseconds"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    raise TypeError(f"COPY cannot write the {type(value).__name__} value of {field}")
