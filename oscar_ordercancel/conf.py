@@ -39,10 +39,16 @@ def reason_label(code: str) -> str:
 
 
 def customer_reason_label(code: str) -> str:
-    """The label customers read for a reason code: only a reason customers may choose
-    themselves (``OSCAR_ORDERCANCEL_CUSTOMER_REASONS``) is told; a staff-only one
-    (fraud, staff decision …) is "" and not shown to them."""
-    return str(dict(customer_reason_choices()).get(code, "")) if code else ""
+    """The words customers read for a reason code: its customer wording
+    (``OSCAR_ORDERCANCEL_CUSTOMER_REASON_LABELS``), else its label when customers may choose
+    it themselves (``OSCAR_ORDERCANCEL_CUSTOMER_REASONS``), else "" (fraud, a staff decision
+    … are not shown to them)."""
+    if not code:
+        return ""
+    wording = (get_setting("OSCAR_ORDERCANCEL_CUSTOMER_REASON_LABELS") or {}).get(code)
+    if wording:
+        return str(wording)
+    return str(dict(customer_reason_choices()).get(code, ""))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,14 @@ OSCAR_ORDERCANCEL_REASONS = (
 # Added by this package beyond the contract: the reason codes customers may pick
 # (staff may pick any of OSCAR_ORDERCANCEL_REASONS); None offers customers every reason.
 OSCAR_ORDERCANCEL_CUSTOMER_REASONS = ("customer", "other")
+# Added by this package beyond the contract: what customers read for a reason staff chose
+# ({code: wording}); a code neither here nor in OSCAR_ORDERCANCEL_CUSTOMER_REASONS (fraud,
+# a staff decision) is not shown to the customer at all.
+OSCAR_ORDERCANCEL_CUSTOMER_REASON_LABELS = {
+    "customer": _("At your request"),
+    "inventory": _("An item is out of stock"),
+    "declined": _("The payment was declined"),
+}
 OSCAR_ORDERCANCEL_MODE = "immediate"
 OSCAR_ORDERCANCEL_REQUESTED_STATUS = "Cancellation requested"
 OSCAR_ORDERCANCEL_PROCESSORS = []

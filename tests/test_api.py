@@ -117,7 +117,7 @@ def test_the_cancellation_json(api, order, customer):
     assert body["order_url"] == f"http://testserver/api/orders/{order.pk}/"
     assert (body["state"], body["is_full"], body["order_status"]) == ("completed", True, "Cancelled")
     # no reason sent: the configured "customer" reason
-    assert (body["reason"], body["reason_label"]) == ("customer", "Customer request")
+    assert (body["reason"], body["reason_label"]) == ("customer", "At your request")
     assert (body["channel"], body["channel_label"]) == ("api", "Customer API")
     assert body["forced"] is False
     assert body["refund_amount"] == "0.00" and body["void_amount"] == "0.00"

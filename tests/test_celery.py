@@ -52,5 +52,5 @@ def test_the_cancellation_email_is_sent_by_the_worker(celery_worker, mailoutbox)
     assert wait_for(lambda: len(mailoutbox) == 1 and events.exists()), "the worker sent nothing"
     mail = mailoutbox[0]
     assert mail.to == ["worker@example.com"]
-    assert str(order.number) in mail.subject and "Out of stock" in mail.body
+    assert str(order.number) in mail.subject and "An item is out of stock" in mail.body
     assert events.count() == 1

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.sites.models import Site
 from django.urls import reverse
 
+from oscar_ordercancel import conf
 from oscar_ordercancel.services import cancel_order, reject_cancellation
 from tests import factories
 
@@ -31,8 +32,7 @@ def cancelled_by_staff(order, staff, mailoutbox, django_capture_on_commit_callba
     return cancel
 
 
-@pytest.mark.parametrize(("reason", "label"), [
-    ("staff", "Staff decision"), ("fraud", "Suspected fraud"), ("inventory", "Out of stock")])
+@pytest.mark.parametrize(("reason", "label"), [("staff", "Staff decision"), ("fraud", "Suspected fraud")])
 def test_a_staff_only_reason_is_not_told_to_the_customer(cancelled_by_staff, reason, label):
     mail = cancelled_by_staff(reason)
     for body in parts(mail):
@@ -41,17 +41,34 @@ def test_a_staff_only_reason_is_not_told_to_the_customer(cancelled_by_staff, rea
         assert "Card flagged" not in body  # the staff note stays with staff
 
 
-def test_a_customer_facing_reason_is_told(cancelled_by_staff):
-    mail = cancelled_by_staff("customer")
+@pytest.mark.parametrize(("reason", "staff_label", "wording"), [
+    ("customer", "Customer request", "At your request"),
+    ("inventory", "Out of stock", "An item is out of stock"),
+    ("declined", "Payment declined", "The payment was declined"),
+])
+def test_a_staff_reason_a_customer_may_know_is_told_in_customer_words(
+        cancelled_by_staff, reason, staff_label, wording):
+    mail = cancelled_by_staff(reason)
     for body in parts(mail):
-        assert "Reason: Customer request" in body
+        assert f"Reason: {wording}" in body
+        assert staff_label not in body
+
+
+def test_a_reason_customers_may_choose_is_told_by_its_label(cancelled_by_staff):
+    mail = cancelled_by_staff("other")
+    for body in parts(mail):
+        assert "Reason: Other" in body
 
 
 def test_the_shop_decides_which_reasons_customers_read(cancelled_by_staff, settings):
-    settings.OSCAR_ORDERCANCEL_CUSTOMER_REASONS = ("customer", "other", "inventory")
-    mail = cancelled_by_staff("inventory")
+    settings.OSCAR_ORDERCANCEL_CUSTOMER_REASON_LABELS = {"fraud": "We could not verify the order"}
+    mail = cancelled_by_staff("fraud")
     for body in parts(mail):
-        assert "Reason: Out of stock" in body
+        assert "Reason: We could not verify the order" in body
+        assert "Suspected fraud" not in body
+    settings.OSCAR_ORDERCANCEL_CUSTOMER_REASON_LABELS = {}
+    assert conf.customer_reason_label("inventory") == ""
+    assert conf.customer_reason_label("other") == "Other"
 
 
 def test_the_customer_order_page_shows_no_staff_only_reason(client, customer, order, staff):
