@@ -305,3 +305,22 @@ def test_each_template_has_an_example_row_that_reads_as_a_valid_row(staff_client
     ready = create_batch(io.BytesIO(out.getvalue().encode()), "t.csv", kind, superuser)
     assert ready.rows.get().preview_status == "will_cancel", ready.rows.get().preview_message
 
+
+def test_a_note_with_quotes_is_read_and_shown_as_the_spreadsheet_wrote_it(staff_client, superuser,
+                                                                         customer):
+    # Many rows with empty notes, then one with quotes (doubled inside the quoted cell, as
+    # spreadsheets write them): Python's CSV sniffer guesses "no doubled quotes" on such a file.
+    orders = [factories.place_order(customer, [("10.00", 1)]) for __ in range(3)]
+    note = '=HYPERLINK("http://example.com")'
+    out = io.StringIO()
+    csv.writer(out).writerows([["order_number", "reason", "note"],
+                               *([str(o.number), "customer", ""] for o in orders[:2]),
+                               *([f"NOPE-{i}", "customer", ""] for i in range(200)),
+                               [str(orders[2].number), "customer", note]])
+    assert '"=HYPERLINK(""http://example.com"")"' in out.getvalue()
+    batch = create_batch(io.BytesIO(out.getvalue().encode()), "a.csv", "orders", superuser)
+    row = batch.rows.get(order_number=str(orders[2].number))
+    assert row.options["note"] == note and row.preview_status == "will_cancel"
+    page = staff_client.get(batch_url("preview", pk=batch.pk) + "?page=5")
+    assert page.status_code == 200
+    assert "=HYPERLINK(&quot;http://example.com&quot;)" in page.content.decode()
