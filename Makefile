@@ -10,16 +10,20 @@ MANAGE := $(PYTHON) sandbox/manage.py
 PYTEST_ARGS ?=
 PORT ?= 8000
 DIST ?= dist
-# The sandbox database (sandbox/settings.py reads SANDBOX_DB).
+# The sandbox database and its Celery broker's folder (sandbox/settings.py reads both).
 SANDBOX_DB ?= $(CURDIR)/sandbox/db.sqlite3
-export SANDBOX_DB
+SANDBOX_BROKER_DIR ?= $(CURDIR)/sandbox/broker
+export SANDBOX_DB SANDBOX_BROKER_DIR
+# Extra demo orders, and a CSV file that cancels them, to try CSV batches on.
+BATCH_ORDERS ?= 300
 
 .DEFAULT_GOAL := help
 .PHONY: help venv sandbox sandbox-data test bench lint docs wheel clean
 
 help:
-	@echo "make sandbox       fresh demo shop with sample orders at http://127.0.0.1:8000/ (PORT=8100 for another port)"
-	@echo "make sandbox-data  the same database, without starting the server"
+	@echo "make sandbox       fresh demo shop with sample orders at http://127.0.0.1:8000/ (PORT=8100 for another port),"
+	@echo "                   served with a Celery worker beside it (SANDBOX_PROCESSORS=1: a cancel processor that logs)"
+	@echo "make sandbox-data  the same database, without starting the server and the worker"
 	@echo "make test          ruff, migration check and the test suite, with and without the forks"
 	@echo "make bench         benchmarks (bench/run.py)"
 	@echo "make lint | docs | wheel | clean"
@@ -41,11 +45,14 @@ $(STAMP): pyproject.toml | $(PYTHON)
 
 sandbox-data: venv
 	rm -f "$(SANDBOX_DB)"
+	rm -rf "$(SANDBOX_BROKER_DIR)"
 	$(MANAGE) migrate --noinput
-	$(MANAGE) load_demo_data --port $(PORT)
+	$(MANAGE) load_demo_data --port $(PORT) --batch-orders $(BATCH_ORDERS)
 
+# runserver in the foreground, a Celery worker (with beat) in the background on a filesystem
+# broker (no server to install); Ctrl-C stops both (sandbox/run.py).
 sandbox: sandbox-data
-	$(MANAGE) runserver 127.0.0.1:$(PORT)
+	$(PYTHON) -m sandbox.run --port $(PORT)
 
 # -- checks ----------------------------------------------------------------
 
@@ -87,5 +94,5 @@ wheel: venv
 
 clean:
 	rm -rf $(DIST) build *.egg-info docs/_build .pytest_cache .ruff_cache
-	rm -rf "$(SANDBOX_DB)" sandbox/static_root sandbox/media
+	rm -rf "$(SANDBOX_DB)" "$(SANDBOX_BROKER_DIR)" sandbox/static_root sandbox/media
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,4 +1,9 @@
-"""The sandbox's Celery app. By default tasks run eagerly (no broker needed)."""
+"""The sandbox's Celery app.
+
+Under ``make sandbox`` (``SANDBOX_WORKER=1``) a worker started by sandbox/run.py runs the
+tasks, which travel through kombu's filesystem transport (no broker server); otherwise
+(manage.py by hand, the tests) they run eagerly, inside the request that sends them.
+"""
 
 import os
 

@@ -1,4 +1,5 @@
-"""Settings of the sandbox shop: Oscar 4.2 with the oscar-ordercancel forks, SQLite, eager Celery."""
+"""Settings of the sandbox shop: Oscar 4.2 with the oscar-ordercancel forks, SQLite, and Celery
+(a worker on a filesystem broker under ``make sandbox``, eager otherwise)."""
 
 import os
 from datetime import timedelta
@@ -177,8 +178,64 @@ OSCAR_ORDERCANCEL_PROCESSORS = [
     {"name": "log", "class": "oscar_ordercancel.processors.LoggingProcessor", "options": {}},
 ] if os.environ.get("SANDBOX_PROCESSORS", "0") == "1" else []
 
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
-CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "1") == "1"
+# -- Celery ------------------------------------------------------------------------
+#: ``make sandbox`` starts a Celery worker beside runserver (``SANDBOX_WORKER=1``, see
+#: sandbox/run.py): tasks travel through kombu's filesystem transport, a folder, so there is
+#: no broker server to install. Without it (manage.py by hand, the tests) tasks run eagerly,
+#: inside the request that sends them.
+SANDBOX_WORKER = os.environ.get("SANDBOX_WORKER", "0") == "1"
+#: The filesystem broker's folders (``make sandbox-data`` empties them with the database).
+SANDBOX_BROKER_DIR = Path(os.environ.get("SANDBOX_BROKER_DIR", BASE_DIR / "broker"))
 CELERY_TASK_EAGER_PROPAGATES = True
+if SANDBOX_WORKER:
+    from oscar_ordercancel.tasks import BEAT_SCHEDULE as ORDERCANCEL_BEAT_SCHEDULE
+
+    CELERY_BROKER_URL = "filesystem://localhost//"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # one folder: the web process writes messages into it, the worker takes them out
+        "data_folder_in": str(SANDBOX_BROKER_DIR / "queue"),
+        "data_folder_out": str(SANDBOX_BROKER_DIR / "queue"),
+        "control_folder": str(SANDBOX_BROKER_DIR / "control"),
+        "processed_folder": str(SANDBOX_BROKER_DIR / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.2,  # seconds between looks into the folder
+    }
+    for _folder in ("queue", "control", "processed"):
+        (SANDBOX_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_TASK_ALWAYS_EAGER = False
+    CELERY_TASK_IGNORE_RESULT = True
+    CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+    # Beat runs inside the worker (``worker -B``): the dispatcher (due retries, lost
+    # wake-ups) and the resumption of batches whose worker stopped.
+    CELERY_BEAT_SCHEDULE = {
+        **ORDERCANCEL_BEAT_SCHEDULE,
+        "ordercancel-resume-batches": {
+            "task": "oscar_ordercancel.resume_stalled_batches", "schedule": 300.0},
+    }
+    CELERY_BEAT_SCHEDULE_FILENAME = str(SANDBOX_BROKER_DIR / "beat-schedule")
+    # Small batch chunks, so that the batch page's progress bar moves on a few hundred rows
+    # (the default of 500 rows per transaction suits a shop's real files).
+    OSCAR_ORDERCANCEL_BATCH_CHUNK_SIZE = 20
+else:
+    CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
+    CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "1") == "1"
+
+#: The package's lines from INFO on (LoggingProcessor's payloads, delivery and batch
+#: messages) on the console of runserver and of the worker.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "console": {"format": "[{asctime}] {levelname} {name}: {message}", "style": "{",
+                    "datefmt": "%d/%b/%Y %H:%M:%S"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "console"},
+    },
+    "loggers": {
+        # not propagated: Celery's worker gives the root logger a handler of its own
+        "oscar_ordercancel": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}
 
 SILENCED_SYSTEM_CHECKS = ["ordercancel.W003"] if not OSCAR_ORDERCANCEL_PROCESSORS else []

@@ -46,10 +46,16 @@ def test_staff_edit_a_status_mapping_and_the_settings(live_server, page, screens
     log_in(page, live_server, staff_member.email)
 
     page.goto(f"{live_server.url}/dashboard/")
-    page.click("text=Fulfilment")
-    assert page.locator("a:has-text('Order status mappings')").first.is_visible()
-    page.locator("a:has-text('Order status mappings')").first.click()
+    page.click("a.dropdown-toggle:has-text('Cancellations')")
+    menu = page.locator("a.dropdown-toggle:has-text('Cancellations') + .dropdown-menu")
+    assert menu.locator("a.dropdown-item").all_inner_texts() == [
+        "Cancel orders", "CSV batches", "Cancel jobs", "Order status mappings", "Cancellation settings"]
+    screenshot("dashboard-menu")
+    menu.locator("a:has-text('Order status mappings')").click()
     page.wait_for_selector("table")
+    assert page.title().startswith("Order status mappings | ")
+    assert page.inner_text("h1") == "Order status mappings"
+    assert page.locator(".breadcrumb li").all_inner_texts() == ["Dashboard", "Order status mappings"]
     assert "ERP-20" in page.content()
     assert page.locator("#ordercancel-no-processors").is_visible()
     screenshot("dashboard-status-mappings")

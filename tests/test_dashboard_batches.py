@@ -49,7 +49,9 @@ def test_tabs_and_templates(staff_client):
         assert tab in page
     response = staff_client.get(url("template", kind="lines"))
     assert response["Content-Type"].startswith("text/csv")
-    assert response.content.decode().splitlines() == ["order_number,sku,quantity,reason,note,force,refund"]
+    assert response.content.decode().splitlines() == [
+        "order_number,sku,quantity,reason,note,force,refund",
+        "EXAMPLE-100001,EXAMPLE-SKU,1,customer,Replace this row with your own.,no,no"]
     assert staff_client.get(url("template", kind="nope")).status_code == 404
 
 
@@ -93,7 +95,7 @@ def test_upload_preview_start_progress_results_and_errors(staff_client, staff, c
         "error": ""}
     page = staff_client.get(url("detail", pk=batch.pk)).content.decode()
     assert "1 row was not cancelled." in page and "Download Error CSV" in page
-    assert page.count(">SUCCESS<") == 3 and page.count(">ERROR<") == 1
+    assert page.count(">Cancelled</span>") == 3 and page.count(">Error</span>") == 1
     table = list(csv.reader(io.StringIO(b"".join(
         staff_client.get(url("errors", pk=batch.pk)).streaming_content).decode())))
     assert table == [["order_number", "reason", "note", "force", "refund", "error"],

@@ -66,15 +66,22 @@ def test_the_app_is_mounted_under_the_dashboard_by_the_core_urls():
     assert reverse("oscar_ordercancel:order-cancel", args=["1"]) == "/accounts/orders/1/cancel/"
 
 
-def test_add_to_navigation_puts_the_entries_after_orders_and_leaves_the_input_alone():
+def _group_of(navigation, url_name):
+    return next(item for item in navigation
+                if any(c.get("url_name") == url_name for c in item.get("children", ())))
+
+
+def test_add_to_navigation_adds_one_cancellations_menu_after_fulfilment_and_leaves_the_input_alone():
     before = repr(OSCAR_DASHBOARD_NAVIGATION)
     navigation = add_to_navigation(OSCAR_DASHBOARD_NAVIGATION)
     assert repr(OSCAR_DASHBOARD_NAVIGATION) == before
-    fulfilment = next(item for item in navigation
-                      if any(c.get("url_name") == "dashboard:order-list" for c in item.get("children", ())))
-    names = [child["url_name"] for child in fulfilment["children"]]
-    at = names.index("dashboard:order-list")
-    assert names[at + 1:at + 1 + len(ENTRIES)] == [entry["url_name"] for entry in ENTRIES]
+    fulfilment = _group_of(navigation, "dashboard:order-list")
+    ours = navigation[navigation.index(fulfilment) + 1]
+    assert str(ours["label"]) == "Cancellations" and ours["icon"] == "fas fa-ban" and ours["ordercancel"]
+    assert [child["url_name"] for child in ours["children"]] == [e["url_name"] for e in ENTRIES]
+    # nothing of ours anywhere else, and Oscar's menus as they were
+    assert len(navigation) == len(OSCAR_DASHBOARD_NAVIGATION) + 1
+    assert [item for item in navigation if item is not ours] == list(OSCAR_DASHBOARD_NAVIGATION)
 
 
 def test_add_to_navigation_is_idempotent():
@@ -82,12 +89,25 @@ def test_add_to_navigation_is_idempotent():
     assert add_to_navigation(once) == once
 
 
-def test_add_to_navigation_takes_more_entries_and_makes_an_orders_menu_when_missing():
-    extra = {"label": "CSV batches", "url_name": "ordercancel_dashboard:ordercancel-batch-list"}
+def test_add_to_navigation_leaves_a_page_where_the_shop_put_it():
+    jobs = {"label": "ERP deliveries", "url_name": "ordercancel_dashboard:ordercancel-job-list"}
+    shop_menu = [{"label": "Dashboard", "url_name": "dashboard:index"},
+                 {"label": "Operations", "children": [jobs]}]
+    navigation = add_to_navigation(shop_menu)
+    assert navigation[1] == {"label": "Operations", "children": [jobs]}
+    ours = navigation[-1]
+    assert str(ours["label"]) == "Cancellations"
+    assert [c["url_name"] for c in ours["children"]] == [
+        e["url_name"] for e in ENTRIES if e["url_name"] != jobs["url_name"]]
+
+
+def test_add_to_navigation_takes_more_entries():
+    extra = {"label": "Reports", "url_name": "ordercancel_dashboard:ordercancel-report"}
     navigation = add_to_navigation([{"label": "Dashboard", "url_name": "dashboard:index"}],
                                    entries=[*ENTRIES, extra])
-    assert str(navigation[-1]["label"]) == "Orders"
-    assert [c["url_name"] for c in navigation[-1]["children"]][-1] == extra["url_name"]
+    assert str(navigation[-1]["label"]) == "Cancellations"
+    assert navigation[-1]["children"][-1] == extra
+    assert add_to_navigation(navigation, entries=[*ENTRIES, extra]) == navigation
 
 
 def test_the_dashboard_menu_shows_the_entries(client, superuser):
@@ -100,8 +120,12 @@ def test_the_dashboard_menu_shows_the_entries(client, superuser):
 def test_the_menu_hides_the_entries_from_staff_without_permission(client):
     clerk = factories.create_user("clerk@example.com", is_staff=True, perms=["order.view_order"])
     client.force_login(clerk)
-    text = client.get(reverse("dashboard:index")).content.decode()
-    assert LIST not in text
+    response = client.get(reverse("dashboard:index"))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert f'href="{reverse("dashboard:order-list")}"' in text  # the menu is there: Oscar's Orders
+    assert "/dashboard/ordercancel/" not in text  # but none of our pages
+    assert "Cancellations" not in text  # nor an empty menu
 
 
 def test_the_sandbox_navigation_uses_the_helper():
@@ -385,7 +409,12 @@ def test_a_status_that_cannot_reach_cancelled_is_a_warning(client, manager, site
 def test_consistent_settings_show_no_warning(client, manager, site):
     OrderStatusMapping.objects.create(status="Pending", allow_cancellation=True)
     client.force_login(manager)
-    assert 'id="ordercancel-settings-warnings"' not in client.get(settings_url(site)).content.decode()
+    response = client.get(settings_url(site))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert 'id="settings-form"' in text and 'id="effective-settings"' in text  # the page is there
+    assert "Pending" in text  # with the status the settings make cancellable
+    assert 'id="ordercancel-settings-warnings"' not in text
 
 
 def test_the_settings_page_costs_a_fixed_number_of_queries(client, manager, site,
@@ -407,7 +436,11 @@ def test_the_banner_says_cancellations_reach_no_external_system(client, manager,
     client.force_login(manager)
     assert "Cancellations are not sent to any external system" in client.get(LIST).content.decode()
     settings.OSCAR_ORDERCANCEL_PROCESSORS = [{"name": "erp", "class": "x.Y", "options": {}}]
-    assert "Cancellations are not sent to any external system" not in client.get(LIST).content.decode()
+    response = client.get(LIST)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "A mapping says how an order status is shown" in text  # the page, without the banner
+    assert "Cancellations are not sent to any external system" not in text
 
 
 # -- loading classes (forks) -----------------------------------------------------------

@@ -470,5 +470,8 @@ def test_the_sandbox_serves_links_on_its_port_and_prints_the_guest_order_page(cl
     page = guest.post(form.redirect_chain[-1][0], {"email": email}, follow=True)
     assert page.status_code == 200 and "Cancel order" in page.content.decode()
     makefile = (DOCS.parent / "Makefile").read_text()
-    assert "runserver 127.0.0.1:$(PORT)" in makefile and "--port $(PORT)" in makefile
+    assert "sandbox.run --port $(PORT)" in makefile and "load_demo_data --port $(PORT)" in makefile
+    from sandbox.run import server_command
+
+    assert server_command(8100)[-2:] == ["runserver", "127.0.0.1:8100"]
 

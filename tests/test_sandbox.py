@@ -1,9 +1,20 @@
-"""The sandbox's demo data (what `make sandbox` loads) and the Django admin pages."""
+"""The sandbox: its demo data (what `make sandbox` loads), the Django admin pages, its logging,
+and the Celery worker `make sandbox` runs beside the server."""
 
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 from oscar.core.loading import get_model
@@ -72,3 +83,174 @@ def test_the_demo_staff_login_reaches_every_staff_screen(client):
     start = client.post(reverse("dashboard:order-list"), {
         "action": "cancel_selected_orders", "selected_order": [pending.pk]})
     assert client.get(start.url).status_code == 200
+
+
+# -- logging and the worker (what `make sandbox` runs) ---------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sandbox_env(tmp_path, **extra) -> dict[str, str]:
+    """The environment of a sandbox of its own: database, broker folder, media under tmp_path."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("SANDBOX_", "CELERY_", "DJANGO_SETTINGS_MODULE"))}
+    env.update(DJANGO_SETTINGS_MODULE="sandbox.settings", SANDBOX_DB=str(tmp_path / "db.sqlite3"),
+               SANDBOX_BROKER_DIR=str(tmp_path / "broker"), PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+def test_the_sandbox_prints_the_logging_processors_payloads_on_the_console(tmp_path):
+    script = ("import django; django.setup()\n"
+              "from oscar_ordercancel.processors import LoggingProcessor\n"
+              "LoggingProcessor('log').process({'job': 'OrderCancel', "
+              "'parameters': {'OrderNumber': '100001'}}, 'key-1')\n")
+    run = subprocess.run([sys.executable, "-c", script], env=sandbox_env(tmp_path), cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stderr.splitlines() if "OrderCancel 100001" in line]
+    assert len(lines) == 1, run.stderr  # printed, and once
+    assert "INFO oscar_ordercancel.processors: OrderCancel 100001 (key-1): " in lines[0]
+    assert '"parameters": {"OrderNumber": "100001"}' in lines[0]
+
+
+def test_demo_data_can_add_orders_and_a_file_for_a_batch(tmp_path):
+    from oscar_ordercancel.batches.preview import create_batch
+
+    path = tmp_path / "batch.csv"
+    out = StringIO()
+    call_command("load_demo_data", batch_orders=6, batch_file=str(path), stdout=out)
+    wholesale = Order.objects.filter(user__email="wholesale@example.com")
+    assert wholesale.count() == 6 and set(wholesale.values_list("status", flat=True)) == {"Pending"}
+    assert f"A CSV batch of 8 rows to try: upload {path}" in out.getvalue()
+    staff = get_user_model().objects.get(email="staff@example.com")
+    with path.open("rb") as handle:
+        batch = create_batch(handle, path.name, "orders", staff)
+    verdicts = list(batch.rows.order_by("row_number").values_list("order_number", "preview_status"))
+    assert verdicts == [*((o, "will_cancel") for o in wholesale.order_by("number")
+                          .values_list("number", flat=True)),
+                        (Order.objects.filter(status="Shipped").first().number, "error"),
+                        ("999999", "error")]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _processes_with(marker: str) -> list[int]:
+    """The live processes whose command line or environment mentions ``marker`` (Linux: /proc)."""
+    found = []
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            if (process / "stat").read_text().split(") ", 1)[1].startswith("Z"):
+                continue  # a zombie: it has exited, only its exit status is left
+            if any(marker.encode() in (process / name).read_bytes() for name in ("cmdline", "environ")):
+                found.append(int(process.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux's /proc")
+def test_make_sandbox_runs_batches_and_cancel_jobs_in_a_worker_on_the_filesystem_broker(tmp_path):
+    """``python -m sandbox.run`` (what ``make sandbox`` starts): a real worker, a moving batch."""
+    import requests
+
+    env = sandbox_env(tmp_path, SANDBOX_PROCESSORS="1")
+    manage = [sys.executable, str(ROOT / "sandbox" / "manage.py")]
+    port = _free_port()
+    subprocess.run([*manage, "migrate", "--noinput"], env=env, cwd=ROOT, check=True,
+                   capture_output=True, timeout=300)
+    subprocess.run([*manage, "load_demo_data", "--port", str(port), "--batch-orders", "60",
+                    "--batch-file", str(tmp_path / "batch.csv")],
+                   env=env, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    log = (tmp_path / "sandbox.log").open("w+")
+    sandbox = subprocess.Popen([sys.executable, "-m", "sandbox.run", "--port", str(port),
+                                "--noreload"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        web = requests.Session()
+        for __ in range(120):
+            try:
+                web.get(f"{base}/accounts/login/", timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        login = web.post(f"{base}/accounts/login/", data={
+            "login-username": "staff@example.com", "login-password": "staff",
+            "login_submit": "1", "csrfmiddlewaretoken": web.cookies["csrftoken"]},
+            headers={"Referer": f"{base}/accounts/login/"})
+        assert login.status_code == 200 and "sessionid" in web.cookies
+        upload_url = f"{base}/dashboard/ordercancel/batches/upload/?kind=orders"
+        web.get(upload_url)
+        with (tmp_path / "batch.csv").open("rb") as handle:
+            preview = web.post(upload_url, files={"file": ("batch.csv", handle, "text/csv")},
+                               data={"kind": "orders", "csrfmiddlewaretoken": web.cookies["csrftoken"]},
+                               allow_redirects=False)
+        assert preview.status_code == 302, preview.text[:2000]
+        batch_url = base + preview.headers["Location"].replace("/preview/", "/")
+        started = web.post(batch_url + "start/", data={"csrfmiddlewaretoken": web.cookies["csrftoken"]},
+                           allow_redirects=False)
+        assert started.status_code == 302
+        # The Start request only queued the batch: the worker runs it afterwards.
+        progress = [web.get(batch_url + "progress/").json()]
+        assert progress[0]["finished"] is False
+        while not progress[-1]["finished"] and len(progress) < 600:
+            time.sleep(0.2)
+            progress.append(web.get(batch_url + "progress/").json())
+        assert progress[-1] | {"seconds_left": None} == {
+            "state": "completed", "state_display": "Completed", "finished": True, "total": 62,
+            "processed": 62, "succeeded": 60, "failed": 2, "percent": 100, "seconds_left": None,
+            "error": ""}
+        # ... and delivers the cancel jobs: the log processor's payloads on the console.
+        db = sqlite3.connect(tmp_path / "db.sqlite3")
+        for __ in range(300):
+            states = dict(db.execute("SELECT state, COUNT(*) FROM oscar_ordercancel_canceljob "
+                                     "WHERE cancellation_id IN (SELECT cancellation_id FROM "
+                                     "oscar_ordercancel_cancellationbatchrow) GROUP BY state"))
+            if states == {"succeeded": 60}:
+                break
+            time.sleep(0.2)
+        db.close()
+        assert states == {"succeeded": 60}
+    finally:
+        sandbox.send_signal(signal.SIGINT)  # Ctrl-C
+        returncode = sandbox.wait(60)
+        log.seek(0)
+        output = log.read()
+        log.close()
+    assert returncode == 0, output[-3000:]
+    assert re.search(r"Task oscar_ordercancel\.run_cancellation_batch\[\S+\] succeeded", output)
+    payloads = [line for line in output.splitlines()
+                if "INFO oscar_ordercancel.processors: OrderCancel " in line]
+    assert len([line for line in payloads if '"channel": "batch"' in line]) == 60
+    assert "sandbox: stopping the Celery worker" in output
+    assert _processes_with(str(tmp_path / "broker")) == []  # worker and server are gone
+
+
+def test_the_sandbox_stops_the_server_when_the_worker_dies(monkeypatch, capsys):
+    from sandbox import run
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    monkeypatch.setattr(run, "worker_command", lambda: [sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setattr(run, "server_command", lambda port, extra=(): sleeper)
+    started = time.monotonic()
+    assert run.main(["--port", "1"]) == 3
+    assert time.monotonic() - started < 30  # the server was stopped, not waited for
+    assert "the Celery worker stopped (exit status 3); stopping the server" in capsys.readouterr().err
+
+
+def test_the_sandbox_stops_the_worker_when_the_server_stops(monkeypatch, tmp_path):
+    from sandbox import run
+
+    marker = tmp_path / "worker-ran"
+    worker = [sys.executable, "-c",
+              f"import pathlib, time; pathlib.Path({str(marker)!r}).write_text('x'); time.sleep(60)"]
+    monkeypatch.setattr(run, "worker_command", lambda: worker)
+    monkeypatch.setattr(run, "server_command", lambda port, extra=(): [
+        sys.executable, "-c", "import time; time.sleep(2)"])
+    started = time.monotonic()
+    assert run.main(["--port", "1"]) == 0
+    assert marker.exists() and time.monotonic() - started < 30
+    assert _processes_with(str(marker)) == []

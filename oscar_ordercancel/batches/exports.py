@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
+from django.utils.translation import gettext
+
 from oscar_ordercancel.batches.messages import preview_message, result_message
 from oscar_ordercancel.batches.reader import COLUMNS
 from oscar_ordercancel.batches.safecsv import SafeWriter
+from oscar_ordercancel.conf import reason_choices
 
 
 def template_columns(kind: str) -> list[str]:
@@ -16,10 +19,28 @@ def template_columns(kind: str) -> list[str]:
     return [*required, *optional]
 
 
+#: The example row's order number and SKU: no shop has them, so a template uploaded
+#: unchanged previews as "no such order" and can cancel nothing.
+EXAMPLE_ORDER_NUMBER = "EXAMPLE-100001"
+EXAMPLE_SKU = "EXAMPLE-SKU"
+
+
+def template_example(kind: str) -> dict[str, str]:
+    """The template's example row of ``kind``: a value of the right form in every column."""
+    reasons = reason_choices()
+    return {"order_number": EXAMPLE_ORDER_NUMBER, "sku": EXAMPLE_SKU, "quantity": "1",
+            "reason": reasons[0][0] if reasons else "",
+            "note": gettext("Replace this row with your own."), "force": "no", "refund": "no"}
+
+
 def template_csv(kind: str) -> str:
-    """The sample template of ``kind``: its header row."""
+    """The sample template of ``kind``: its header row and one example row."""
     out = io.StringIO()
-    SafeWriter(out).writerow(template_columns(kind))
+    writer = SafeWriter(out)
+    columns = template_columns(kind)
+    example = template_example(kind)
+    writer.writerow(columns)
+    writer.writerow([example[column] for column in columns])
     return out.getvalue()
 
 

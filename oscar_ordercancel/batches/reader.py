@@ -182,6 +182,9 @@ def _check_text(stream, head: bytes) -> type[csv.Dialect]:
     first = sample.split("\n", 1)[0]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        # Spreadsheets write a quote inside a quoted cell as two quotes; the sniffer
+        # sometimes guesses otherwise and would keep both (and the closing quote) in the value.
+        dialect.doublequote = True
         if dialect.delimiter in first or not any(d in first for d in ",;\t"):
             return dialect
     except csv.Error:

@@ -1,4 +1,4 @@
-"""Add the package's dashboard pages to ``OSCAR_DASHBOARD_NAVIGATION``.
+"""Add the package's dashboard pages to ``OSCAR_DASHBOARD_NAVIGATION``: one "Cancellations" menu.
 
 In a shop's settings::
 
@@ -14,50 +14,47 @@ import copy
 
 from django.utils.translation import gettext_lazy as _
 
-#: The menu entries, in order. Adding a page to the menu is one line here.
-ENTRIES = [
-    {"label": _("Order status mappings"), "url_name": "ordercancel_dashboard:ordercancel-mapping-list"},
-    {"label": _("Cancellation settings"), "url_name": "ordercancel_dashboard:ordercancel-settings"},
-    {"label": _("Bulk cancel (CSV)"), "url_name": "ordercancel_dashboard:ordercancel-batch-upload"},
-    {"label": _("Cancel jobs"), "url_name": "ordercancel_dashboard:ordercancel-job-list"},
-]
+from oscar_ordercancel.dashboard.pages import MENU_PAGES
 
-#: The Oscar menu entry our entries join: the group that holds it.
+#: The menu entries, in order. Each label is also the title and the breadcrumb of its page.
+ENTRIES = [{"label": label, "url_name": url_name} for label, url_name in MENU_PAGES]
+
+#: The menu that holds the entries (its ``children`` are filled in by ``add_to_navigation``).
+#: Oscar ignores the ``ordercancel`` key; it tells a later call which menu is ours.
+MENU = {"label": _("Cancellations"), "icon": "fas fa-ban", "ordercancel": True}
+
+#: The Oscar menu entry our menu follows: it goes right after the menu that holds it.
 ORDERS_URL_NAME = "dashboard:order-list"
 
 
-def _find_orders_group(navigation: list) -> dict | None:
-    for item in navigation:
-        if item.get("url_name") == ORDERS_URL_NAME and item.get("children"):
-            return item
-        if any(child.get("url_name") == ORDERS_URL_NAME for child in item.get("children", ())):
-            return item
-    return None
+def _url_names(item: dict) -> set[str]:
+    names = {item["url_name"]} if item.get("url_name") else set()
+    for child in item.get("children", ()):
+        names |= _url_names(child)
+    return names
 
 
 def add_to_navigation(navigation: list, entries: list | None = None) -> list:
-    """Return a copy of ``navigation`` with our entries in the menu that holds Oscar's "Orders".
+    """Return a copy of ``navigation`` with a "Cancellations" menu of ``entries`` (default ``ENTRIES``).
 
-    Idempotent: an entry whose ``url_name`` is already in that menu is not added
-    again. Without an Orders menu, an "Orders" menu with our entries is appended.
+    The menu goes right after the one that holds Oscar's "Orders" (Oscar's default menu
+    calls it "Fulfilment"), else at the end. An entry whose page is already somewhere in
+    the menu is not added again, so the result is the same when applied twice, and a shop
+    that placed one of the pages itself keeps it where it put it.
     """
     navigation = copy.deepcopy(list(navigation))
     entries = ENTRIES if entries is None else entries
-    group = _find_orders_group(navigation)
-    if group is None:
-        group = {"label": _("Orders"), "icon": "fas fa-shopping-cart", "children": []}
-        navigation.append(group)
-    children = group.setdefault("children", [])
-    present = {child.get("url_name") for child in children}
-    # Right after Oscar's "Orders" entry (and ours already there), else at the end.
-    position = next((i + 1 for i, child in enumerate(children)
-                     if child.get("url_name") == ORDERS_URL_NAME), len(children))
-    while position < len(children) and children[position].get("url_name", "").startswith(
-            "ordercancel_dashboard:"):
-        position += 1
+    present = set().union(*(_url_names(item) for item in navigation)) if navigation else set()
+    menu = next((item for item in navigation if item.get("ordercancel")), None)
+    if menu is None:
+        menu = {**MENU, "children": []}
+        position = next((i + 1 for i, item in enumerate(navigation)
+                         if ORDERS_URL_NAME in _url_names(item)), len(navigation))
+        navigation.insert(position, menu)
     for entry in entries:
         if entry["url_name"] not in present:
-            children.insert(position, dict(entry))
+            menu["children"].append(dict(entry))
             present.add(entry["url_name"])
-            position += 1
+    if not menu["children"]:
+        navigation.remove(menu)
     return navigation

@@ -8,6 +8,7 @@ from django.utils.translation import ngettext_lazy
 from django_tables2 import A, BooleanColumn, Column, DateTimeColumn, LinkColumn, TemplateColumn
 from oscar.core.loading import get_class
 
+from oscar_ordercancel.dashboard.pages import OSCAR_DATETIME
 from oscar_ordercancel.models import CancelJob, OrderStatusMapping
 
 DashboardTable = get_class("dashboard.tables", "DashboardTable")
@@ -51,10 +52,10 @@ class CancelJobTable(DashboardTable):
                       'with state=record.state label=record.get_state_display %}',
         verbose_name=_("State"))
     attempts = Column(verbose_name=_("Attempts"))
-    next_attempt_at = DateTimeColumn(verbose_name=_("Next attempt"), short=True)
+    next_attempt_at = DateTimeColumn(verbose_name=_("Next attempt"), format=OSCAR_DATETIME)
     last_error = Column(verbose_name=_("Last error"), orderable=False, empty_values=())
-    date_created = DateTimeColumn(verbose_name=_("Created"), short=True)
-    date_finished = DateTimeColumn(verbose_name=_("Finished"), short=True)
+    date_created = DateTimeColumn(verbose_name=_("Created"), format=OSCAR_DATETIME)
+    date_finished = DateTimeColumn(verbose_name=_("Finished"), format=OSCAR_DATETIME)
 
     icon = "fas fa-paper-plane"
     caption = ngettext_lazy("%d cancel job", "%d cancel jobs")

@@ -28,6 +28,7 @@ from oscar.core.loading import get_model
 from oscar_ordercancel.conf import effective_settings, get_setting
 from oscar_ordercancel.dashboard.consistency import settings_warnings
 from oscar_ordercancel.dashboard.loading import get_dashboard_class
+from oscar_ordercancel.dashboard.pages import CANCEL_JOBS, MAPPINGS, SETTINGS, DashboardPageMixin
 from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.integrations import monitor
 from oscar_ordercancel.models import CancelJob, CancellationSettings, OrderCancellation, OrderStatusMapping
@@ -53,9 +54,10 @@ def _forms() -> tuple[type, type]:
 # -- status mappings ------------------------------------------------------------
 
 
-class StatusMappingListView(SingleTableView):
+class StatusMappingListView(DashboardPageMixin, SingleTableView):
     """Every status mapping, in a sortable table, with the pipeline statuses still unmapped."""
 
+    page_title = MAPPINGS[0]
     model = OrderStatusMapping
     template_name = TEMPLATES + "mapping_list.html"
     context_table_name = "mappings"
@@ -73,9 +75,10 @@ class StatusMappingListView(SingleTableView):
         return ctx
 
 
-class StatusMappingFormMixin:
+class StatusMappingFormMixin(DashboardPageMixin):
     """What creating and editing a mapping share: the model, form, template and redirect."""
 
+    parent_pages = (MAPPINGS,)
     model = OrderStatusMapping
     template_name = TEMPLATES + "mapping_form.html"
     context_object_name = "mapping"
@@ -94,10 +97,7 @@ class StatusMappingCreateView(StatusMappingFormMixin, generic.CreateView):
     """Map a pipeline status."""
 
     success_message = gettext_lazy("The mapping of “%(status)s” was created.")
-
-    def get_context_data(self, **kwargs) -> dict:
-        """Title the page."""
-        return super().get_context_data(title=_("Create a status mapping"), **kwargs)
+    page_title = gettext_lazy("Create a status mapping")
 
 
 class StatusMappingUpdateView(StatusMappingFormMixin, generic.UpdateView):
@@ -105,15 +105,16 @@ class StatusMappingUpdateView(StatusMappingFormMixin, generic.UpdateView):
 
     success_message = gettext_lazy("The mapping of “%(status)s” was saved.")
 
-    def get_context_data(self, **kwargs) -> dict:
-        """Title the page."""
-        return super().get_context_data(
-            title=_("Edit the mapping of “%(status)s”") % {"status": self.object.status}, **kwargs)
+    def get_page_title(self) -> str:
+        """The page's name, with the status."""
+        return _("Edit the mapping of “%(status)s”") % {"status": self.object.status}
 
 
-class StatusMappingDeleteView(generic.DeleteView):
+class StatusMappingDeleteView(DashboardPageMixin, generic.DeleteView):
     """Delete a status mapping after a confirmation."""
 
+    page_title = gettext_lazy("Delete a status mapping")
+    parent_pages = (MAPPINGS,)
     model = OrderStatusMapping
     template_name = TEMPLATES + "mapping_delete.html"
     context_object_name = "mapping"
@@ -128,9 +129,10 @@ class StatusMappingDeleteView(generic.DeleteView):
 # -- cancellation settings per site ----------------------------------------------
 
 
-class SettingsIndexView(generic.ListView):
+class SettingsIndexView(DashboardPageMixin, generic.ListView):
     """The sites with their settings; with one site, straight to its page."""
 
+    page_title = SETTINGS[0]
     template_name = TEMPLATES + "settings_index.html"
     context_object_name = "sites"
 
@@ -158,8 +160,12 @@ def inherited_settings() -> dict[str, str]:
     }
 
 
-class SiteSettingsView(generic.UpdateView):
-    """One site's settings: each field overrides the Django setting, or inherits it when empty."""
+class SiteSettingsView(DashboardPageMixin, generic.UpdateView):
+    """One site's settings: each field overrides the Django setting, or inherits it when empty.
+
+    With one site this is the "Cancellation settings" page of the menu; with several, each
+    site's page sits below the list of sites and is named after its site.
+    """
 
     template_name = TEMPLATES + "settings_form.html"
     context_object_name = "site_settings"
@@ -180,6 +186,23 @@ class SiteSettingsView(generic.UpdateView):
         """The settings form (a shop's fork may replace it)."""
         return _forms()[1]
 
+    def multiple_sites(self) -> bool:
+        """Whether the shop has more than one site (then the menu opens the list of sites)."""
+        if not hasattr(self, "_multiple_sites"):
+            self._multiple_sites = Site.objects.count() > 1
+        return self._multiple_sites
+
+    def get_page_title(self) -> str:
+        """"Cancellation settings", with the site's name when there are several sites."""
+        if not self.multiple_sites():
+            return str(SETTINGS[0])
+        return _("Cancellation settings of %(site)s") % {"site": self.site.name or self.site.domain}
+
+    def get_breadcrumb_parents(self) -> list[tuple[str, str]]:
+        """The list of sites, when there are several."""
+        return super().get_breadcrumb_parents() if not self.multiple_sites() else [
+            (SETTINGS[0], reverse(SETTINGS[1]))]
+
     def get_context_data(self, **kwargs) -> dict:
         """Add the site, the inherited values, the effective ones and the warnings."""
         effective = effective_settings(self.site)
@@ -189,7 +212,7 @@ class SiteSettingsView(generic.UpdateView):
                               else describe_window(effective.customer_window)),
             warnings=settings_warnings(effective),
             can_change=self.request.user.has_perm(self.change_permission),
-            multiple_sites=Site.objects.count() > 1,
+            multiple_sites=self.multiple_sites(),
             **kwargs,
         )
 
@@ -204,7 +227,7 @@ class SiteSettingsView(generic.UpdateView):
 # -- resubmit a cancelled order ---------------------------------------------------
 
 
-class ResubmitOrderView(generic.TemplateView):
+class ResubmitOrderView(DashboardPageMixin, generic.TemplateView):
     """Confirm (GET) and place (POST) a new order with a cancelled order's lines.
 
     It assumes nothing about its own URL name, so it can be mounted in the
@@ -219,6 +242,16 @@ class ResubmitOrderView(generic.TemplateView):
             raise PermissionDenied
         self.order = get_object_or_404(get_model("order", "Order"), number=kwargs["number"])
         return super().dispatch(request, *args, **kwargs)
+
+    def get_page_title(self) -> str:
+        """The page's name, with the order number."""
+        return _("Resubmit order %(number)s as a new order") % {"number": self.order.number}
+
+    def get_breadcrumb_parents(self) -> list[tuple[str, str]]:
+        """The order list and the order (the page is reached from the order)."""
+        return [(_("Orders"), reverse("dashboard:order-list")),
+                (self.order.number, reverse("dashboard:order-detail",
+                                            kwargs={"number": self.order.number}))]
 
     def get_context_data(self, **kwargs) -> dict:
         """The lines the new order gets, or why it cannot be placed."""
@@ -255,13 +288,14 @@ class ResubmitOrderView(generic.TemplateView):
 WAITING_REQUESTS_SHOWN = 50
 
 
-class CancelJobListView(SingleTableView):
+class CancelJobListView(DashboardPageMixin, SingleTableView):
     """Every cancel job, filterable by state, processor and order number, with counts per state.
 
     ``?view=attention`` lists what needs a person instead: jobs a processor rejected
     although the cancellation is done in the shop, and requests nobody has answered.
     """
 
+    page_title = CANCEL_JOBS[0]
     template_name = TEMPLATES + "job_list.html"
     context_table_name = "jobs"
     paginate_by = 25
@@ -318,8 +352,10 @@ class CancelJobListView(SingleTableView):
         return ctx
 
 
-class CancelJobDetailView(generic.DetailView):
+class CancelJobDetailView(DashboardPageMixin, generic.DetailView):
     """One job: its payload, every attempt, what happens next, and the staff actions."""
+
+    parent_pages = (CANCEL_JOBS,)
 
     template_name = TEMPLATES + "job_detail.html"
     context_object_name = "job"
@@ -327,6 +363,10 @@ class CancelJobDetailView(generic.DetailView):
     def get_queryset(self) -> QuerySet:
         """Jobs with their cancellation and order."""
         return CancelJob.objects.select_related("cancellation__order")
+
+    def get_page_title(self) -> str:
+        """The page's name, with the job's number."""
+        return _("Cancel job #%(id)s") % {"id": self.object.pk}
 
     def get_context_data(self, **kwargs) -> dict:
         """Add the attempts, the pretty payload, and which actions this user may take now."""

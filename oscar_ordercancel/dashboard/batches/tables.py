@@ -3,21 +3,46 @@
 from __future__ import annotations
 
 import django_tables2 as tables
+from django.template.defaultfilters import truncatechars
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from oscar.apps.dashboard.tables import DashboardTable
-from oscar.core.loading import get_model
+from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel.batches.messages import result_message, short
+from oscar_ordercancel.conf import reason_choices
+from oscar_ordercancel.dashboard.pages import OSCAR_DATETIME
 
+DashboardTable = get_class("dashboard.tables", "DashboardTable")
 CancellationBatch = get_model("oscar_ordercancel", "CancellationBatch")
 CancellationBatchRow = get_model("oscar_ordercancel", "CancellationBatchRow")
 
-BADGES = {"will_cancel": "badge-info", "success": "badge-success", "error": "badge-danger"}
+#: What a row's badge says on screen, before and after the run: one vocabulary for the
+#: preview and the results. (The stored values stay Increff's SUCCESS / ERROR.)
+ROW_STATES = {
+    "will_cancel": (_("Will cancel"), "badge-info"),
+    "pending": (_("Pending"), "badge-secondary"),
+    "success": (_("Cancelled"), "badge-success"),
+    "error": (_("Error"), "badge-danger"),
+}
+#: Notes longer than this are shortened in the table; the full text opens below.
+NOTE_SHOWN = 60
 
 
-def _badge(value: str, label: str) -> str:
-    return format_html('<span class="badge {}">{}</span>', BADGES.get(value, "badge-secondary"), label)
+def row_state(record) -> str:
+    """The row's state on screen: ``will_cancel``, ``pending``, ``success`` or ``error``."""
+    if record.status:
+        return record.status
+    if record.batch.state != CancellationBatch.State.PREVIEWED and \
+            record.preview_status == CancellationBatchRow.Preview.WILL_CANCEL:
+        return "pending"
+    return record.preview_status
+
+
+def _option(record, name: str) -> str:
+    """The row's option after the batch's defaults; the uploaded value when the row was refused."""
+    if name in (record.options or {}):
+        return record.options[name]
+    return (record.raw or {}).get(name, "")
 
 
 class BatchRowTable(DashboardTable):
@@ -27,6 +52,8 @@ class BatchRowTable(DashboardTable):
     order_number = tables.Column(verbose_name=_("Order number"), empty_values=())
     sku = tables.Column(verbose_name=_("SKU"), empty_values=())
     quantity = tables.Column(verbose_name=_("Quantity"), empty_values=())
+    reason = tables.Column(verbose_name=_("Reason"), empty_values=(), orderable=False)
+    note = tables.Column(verbose_name=_("Note"), empty_values=(), orderable=False)
     state = tables.Column(verbose_name=_("Status"), empty_values=(), orderable=False)
     message = tables.Column(verbose_name=_("Message"), empty_values=(), orderable=False)
     caption = _("Rows")
@@ -38,19 +65,34 @@ class BatchRowTable(DashboardTable):
         orderable = False  # file order
         attrs = {"class": "table table-striped table-bordered table-sm", "id": "batch_rows"}
         row_attrs = {"data-status": lambda record: record.status or record.preview_status}
+        sequence = ("row_number", "order_number", "sku", "quantity", "reason", "note", "state",
+                    "message")
 
     def __init__(self, *args, kind: str = "orders", **kwargs) -> None:
         exclude = ("sku", "quantity") if kind == "orders" else ()
         super().__init__(*args, exclude=exclude, **kwargs)
 
+    def render_reason(self, record) -> str:
+        """The reason's label (its code when the shop no longer offers it), or a dash."""
+        code = _option(record, "reason")
+        return dict(reason_choices()).get(code, code) if code else "—"
+
+    def render_note(self, record) -> str:
+        """The note as staff wrote it (escaped); a long one shortened, its full text below."""
+        note = _option(record, "note")
+        if not note:
+            return "—"
+        if len(note) <= NOTE_SHOWN:
+            return format_html('<span class="batch-note">{}</span>', note)
+        return format_html('<details class="batch-note"><summary>{}</summary>'
+                           '<div style="white-space: pre-wrap;">{}</div></details>',
+                           truncatechars(note, NOTE_SHOWN), note)
+
     def render_state(self, record) -> str:
-        """SUCCESS / ERROR after the run, else the preview's verdict."""
-        if record.status:
-            return _badge(record.status, record.get_status_display())
-        if record.batch.state != CancellationBatch.State.PREVIEWED and \
-                record.preview_status == CancellationBatchRow.Preview.WILL_CANCEL:
-            return _badge("pending", _("Pending"))
-        return _badge(record.preview_status, record.get_preview_status_display())
+        """Will cancel / Error in the preview; Pending, then Cancelled / Error after the start."""
+        state = row_state(record)
+        label, badge = ROW_STATES.get(state, (state, "badge-secondary"))
+        return format_html('<span class="badge {}">{}</span>', badge, label)
 
     @staticmethod
     def _as_uploaded(record, column: str, value) -> str:
@@ -81,14 +123,14 @@ class BatchTable(DashboardTable):
 
     pk = tables.LinkColumn("ordercancel_dashboard:ordercancel-batch-detail", args=[tables.A("pk")],
                            verbose_name=_("Batch"), text=lambda record: f"#{record.pk}")
-    date_created = tables.DateTimeColumn(verbose_name=_("Uploaded"))
+    date_created = tables.DateTimeColumn(verbose_name=_("Uploaded"), format=OSCAR_DATETIME)
     user = tables.Column(verbose_name=_("By"), accessor="user__email", default="—")
     file_name = tables.Column(verbose_name=_("File"))
     kind = tables.Column(verbose_name=_("Kind"))
     state = tables.Column(verbose_name=_("State"))
     total_rows = tables.Column(verbose_name=_("Rows"))
-    succeeded_rows = tables.Column(verbose_name=_("Succeeded"))
-    failed_rows = tables.Column(verbose_name=_("Failed"))
+    succeeded_rows = tables.Column(verbose_name=_("Cancelled"))
+    failed_rows = tables.Column(verbose_name=_("Errors"))
     duration = tables.Column(verbose_name=_("Duration"), empty_values=(), orderable=False)
     caption = _("Batches")
 

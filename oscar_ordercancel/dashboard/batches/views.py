@@ -28,6 +28,7 @@ from oscar_ordercancel.batches.reader import FileRefused
 from oscar_ordercancel.batches.runner import start_batch
 from oscar_ordercancel.dashboard.batches.forms import BatchUploadForm, SingleOrderForm
 from oscar_ordercancel.dashboard.batches.tables import BatchRowTable, BatchTable
+from oscar_ordercancel.dashboard.pages import CANCEL_ORDERS, CSV_BATCHES, DashboardPageMixin
 from oscar_ordercancel.policy import actor_role
 from oscar_ordercancel.policy.rules import may_cancel_as_staff
 
@@ -64,9 +65,10 @@ class BatchAccessMixin:
         return get_object_or_404(batches_for(self.request.user), pk=self.kwargs["pk"])
 
 
-class BatchUploadView(BatchAccessMixin, FormView):
-    """The tabs: a single order, orders from a file, line items from a file."""
+class BatchUploadView(BatchAccessMixin, DashboardPageMixin, FormView):
+    """The "Cancel orders" page. Its tabs: a single order, orders from a file, line items from a file."""
 
+    page_title = CANCEL_ORDERS[0]
     template_name = "oscar_ordercancel/dashboard/batches/upload.html"
     form_class = BatchUploadForm
 
@@ -126,10 +128,30 @@ class BatchUploadView(BatchAccessMixin, FormView):
                                             kwargs={"pk": batch.pk}))
 
 
-class BatchDetailView(BatchAccessMixin, TemplateView):
+#: The colour of a batch's state badge on its page.
+STATE_BADGES = {"queued": "badge-secondary", "running": "badge-info", "completed": "badge-success",
+                "failed": "badge-danger"}
+
+
+def progress_bar(batch) -> dict[str, str]:
+    """The widths (percent, as CSS numbers) of the progress bar's parts: cancelled and errors."""
+    total = batch.total_rows or 0
+
+    def share(count: int) -> str:
+        return f"{count * 100 / total:.2f}" if total else "0"
+
+    return {"cancelled": share(batch.succeeded_rows), "errors": share(batch.failed_rows)}
+
+
+class BatchDetailView(BatchAccessMixin, DashboardPageMixin, TemplateView):
     """A batch: its preview (with Start) or its progress and results."""
 
+    parent_pages = (CSV_BATCHES,)
     template_name = "oscar_ordercancel/dashboard/batches/detail.html"
+
+    def get_page_title(self) -> str:
+        """"Batch #<number>"."""
+        return _("Batch #%(pk)s") % {"pk": self.kwargs["pk"]}
 
     def get_context_data(self, **kwargs) -> dict:
         """The batch, its counts and a paginated table of its rows."""
@@ -143,7 +165,9 @@ class BatchDetailView(BatchAccessMixin, TemplateView):
         RequestConfig(self.request, paginate={"per_page": ROWS_PER_PAGE}).configure(table)
         context.update(batch=batch, table=table,
                        failed=batch.failed_rows if batch.state != batch.State.PREVIEWED
-                       else batch.invalid_rows)
+                       else batch.invalid_rows,
+                       bar=progress_bar(batch), state_badges=STATE_BADGES,
+                       state_badge=STATE_BADGES.get(batch.state, "badge-secondary"))
         return context
 
 
@@ -175,9 +199,10 @@ class BatchProgressView(BatchAccessMixin, View):
         })
 
 
-class BatchListView(BatchAccessMixin, SingleTableView):
-    """The batch history: who, when, which file, counts and duration."""
+class BatchListView(BatchAccessMixin, DashboardPageMixin, SingleTableView):
+    """The "CSV batches" page: who uploaded which file when, counts and duration."""
 
+    page_title = CSV_BATCHES[0]
     template_name = "oscar_ordercancel/dashboard/batches/list.html"
     table_class = BatchTable
     table_pagination = {"per_page": 25}

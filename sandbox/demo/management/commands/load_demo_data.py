@@ -5,10 +5,15 @@ Run it on a freshly migrated database. Orders are placed through Oscar's own
 the pipeline with ``set_status`` and cancelled through
 ``oscar_ordercancel.services.cancel_order``. Running it again changes nothing:
 when the admin user exists it only prints the logins.
+
+``--batch-orders N`` (``make sandbox`` passes 400) also places N one-line orders for a
+wholesale customer and writes a CSV file that cancels them, to try the CSV batch pages on
+a file big enough to watch the progress bar.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import warnings
 from datetime import timedelta
@@ -20,6 +25,7 @@ from django.contrib.auth.models import Permission
 from django.contrib.sites.models import Site
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import F
 from django.test.utils import override_settings
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -56,6 +62,7 @@ ADMIN = ("admin@example.com", "admin")
 STAFF = ("staff@example.com", "staff")
 CUSTOMER = ("customer@example.com", "customer")
 SECOND = ("second@example.com", "customer")
+WHOLESALE = ("wholesale@example.com", "customer")
 GUEST_EMAIL = "guest@example.com"
 STAFF_PERMISSIONS = (
     "oscar_ordercancel.cancel_order",
@@ -115,6 +122,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--port", type=int, default=int(os.environ.get("SANDBOX_PORT", "8000")),
             help="Port the sandbox is served on: the site's domain, so e-mail links work.")
+        parser.add_argument(
+            "--batch-orders", type=int, default=0, metavar="N",
+            help="Also place N pending orders for a wholesale customer, and write a CSV file "
+                 "that cancels them (to try CSV batches).")
+        parser.add_argument(
+            "--batch-file", metavar="PATH",
+            help="Where --batch-orders writes its CSV file "
+                 "(default: MEDIA_ROOT/demo/cancel-wholesale-orders.csv).")
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -137,7 +152,12 @@ class Command(BaseCommand):
             self.setup_catalogue()
             self.setup_status_mappings()
             self.place_orders()
+            if options["batch_orders"] > 0:
+                self.place_batch_orders(options["batch_orders"])
         self.print_orders()
+        if options["batch_orders"] > 0:
+            self.write_batch_file(options["batch_file"] or os.path.join(
+                settings.MEDIA_ROOT, "demo", "cancel-wholesale-orders.csv"))
         self.print_logins()
 
     # -- shop --------------------------------------------------------------
@@ -363,6 +383,39 @@ class Command(BaseCommand):
                      f"guest order ({GUEST_EMAIL}), pending, card authorised")
         self.pay(order)
 
+    def place_batch_orders(self, count: int) -> None:
+        """``count`` one-line pending orders of a wholesale customer, for a CSV batch."""
+        User = get_user_model()
+        wholesale = User.objects.create_user(
+            username="wholesale", email=WHOLESALE[0], password=WHOLESALE[1],
+            first_name="Wren", last_name="Wholesale",
+        )
+        keys = ("notebook", "socks", "mug")
+        StockRecord.objects.filter(product__in=[self.products[key] for key in keys]).update(
+            num_in_stock=F("num_in_stock") + count)
+        self.batch_orders = [
+            self.place(wholesale, [(keys[index % len(keys)], 1 + index % 2)],
+                       hours_ago=count - index)
+            for index in range(count)
+        ]
+
+    def write_batch_file(self, path: str) -> None:
+        """A CSV file that cancels the wholesale orders, plus two rows the preview refuses."""
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        shipped = next(order for order, __ in self.orders if order.status == "Shipped")
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["order_number", "reason", "note"])
+            for index, order in enumerate(self.batch_orders):
+                note = "=HYPERLINK(\"http://example.com\")" if index == 2 else (
+                    "Wholesale customer cancelled the whole delivery." if index == 0 else "")
+                writer.writerow([order.number, "customer", note])
+            writer.writerow([shipped.number, "customer", ""])  # refused: already shipped
+            writer.writerow(["999999", "customer", ""])  # refused: no such order
+        self.stdout.write(
+            f"A CSV batch of {len(self.batch_orders) + 2} rows to try: upload {path}\n"
+            f"  at {self.base}{reverse('ordercancel_dashboard:ordercancel-batch-upload')}")
+
     def request_cancellation(self, order, user) -> None:
         """A customer's cancellation request that waits for the cancel processors."""
         requested = get_setting("OSCAR_ORDERCANCEL_REQUESTED_STATUS")
@@ -401,6 +454,8 @@ class Command(BaseCommand):
             ("staff", STAFF, f"{base}/dashboard/orders/"),
             ("customer", CUSTOMER, f"{base}/accounts/login/"),
             ("customer", SECOND, f"{base}/accounts/login/"),
+            *([("customer", WHOLESALE, f"{base}/accounts/login/")]
+              if get_user_model().objects.filter(email=WHOLESALE[0]).exists() else []),
             ("admin", ADMIN, f"{base}/dashboard/  (Django admin: {base}/admin/, admin / admin)"),
         ]
         for role, (email, password), url in rows:
