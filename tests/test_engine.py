@@ -305,7 +305,7 @@ def test_the_customer_is_emailed_after_commit(order, customer, mailoutbox,
     mail = mailoutbox[0]
     assert mail.to == ["customer@example.com"]
     assert str(order.number) in mail.subject and "cancelled" in mail.subject
-    assert "Customer request" in mail.body
+    assert "Reason: At your request" in mail.body
     assert order.communication_events.filter(event_type__code="ORDER_CANCELLED").exists()
 
 
