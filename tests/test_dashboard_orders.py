@@ -760,3 +760,32 @@ def test_the_cancel_form_of_an_order_that_cannot_be_cancelled_says_why_and_offer
     assert refused.status_code == 400
     said = can_cancel(shipped, clerk, force=True).message  # the policy's words, whatever they are
     assert said and refused.content.decode().count(said) == 1  # said once, not twice
+
+
+def test_oscars_change_line_status_to_cancelled_goes_through_the_cancel_form(client, clerk, order):
+    """Oscar's "Change line status to" Cancelled would mark the line cancelled with its stock
+    still allocated and nothing recorded: the fork sends it to the cancel form's preview."""
+    first, __ = lines_of(order)
+    before = factories.snapshot(order)
+    client.force_login(clerk)
+    response = client.post(detail(order), {
+        "line_action": "change_line_statuses", "new_status": "Cancelled",
+        "selected_line": [first.pk], f"selected_line_qty_{first.pk}": "1"}, follow=True)
+    assert response.status_code == 200
+    preview = response.context["preview"]
+    assert [(row["line"].pk, row["quantity"]) for row in preview.rows] == [(first.pk, 1)]
+    said = [str(m) for m in response.context["messages"]]
+    assert any("through the cancel form" in m for m in said), said
+    first.refresh_from_db()
+    assert first.status == "Pending"
+    assert factories.snapshot(order) == before and not order.cancellations.exists()
+
+
+def test_other_line_status_changes_stay_oscars(client, clerk, order):
+    first, __ = lines_of(order)
+    client.force_login(clerk)
+    client.post(detail(order), {
+        "line_action": "change_line_statuses", "new_status": "Being processed",
+        "selected_line": [first.pk], f"selected_line_qty_{first.pk}": "1"})
+    first.refresh_from_db()
+    assert first.status == "Being processed"

@@ -37,7 +37,7 @@ from oscar_ordercancel.dashboard.orders.forms import BulkCancelForm, StaffCancel
 from oscar_ordercancel.dashboard.orders.preview import cancellation_preview, line_facts
 from oscar_ordercancel.exceptions import CancellationError, StatusChangeRefused
 from oscar_ordercancel.integrations.monitor import delivery_summaries
-from oscar_ordercancel.policy import decisions_for, evaluate, is_cancelling_staff, load_context
+from oscar_ordercancel.policy import decisions_for, evaluate, is_cancelling_staff, load_context, message_for
 from oscar_ordercancel.policy.rules import may_cancel_as_staff
 from oscar_ordercancel.services import cancel_order
 
@@ -226,6 +226,19 @@ class OrderDetailView(DashboardCancellationMixin, oscar_views.OrderDetailView):
             raise PermissionDenied
         query = urlencode({f"quantity_{line.pk}": qty for line, qty in zip(lines, quantities, strict=False)})
         return redirect(f"{reverse('dashboard:order-cancel', kwargs={'number': order.number})}?{query}")
+
+    def change_line_statuses(self, request: HttpRequest, order, lines, quantities) -> HttpResponse:
+        """Oscar's line status change; to the cancelled line status it goes through the cancel
+        form's preview instead, so that stock, payment and the record are handled."""
+        new_status = request.POST.get("new_status", "").strip()
+        if not new_status or new_status != get_setting("OSCAR_ORDERCANCEL_LINE_CANCELLED_STATUS"):
+            return super().change_line_statuses(request, order, lines, quantities)
+        if not may_cancel(request.user):
+            return self.reload_page(error=message_for("not_permitted"))
+        messages.info(request, _("Lines are cancelled through the cancel form, so that their stock, "
+                                 "the payment and the cancellation record are handled: check the "
+                                 "preview and confirm."))
+        return self.cancel_lines(request, order, lines, quantities)
 
     def change_order_status(self, request: HttpRequest, order) -> HttpResponse:
         """Oscar's status change; a refused cancellation links to the cancel form."""
