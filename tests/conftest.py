@@ -196,6 +196,11 @@ def assert_accessible(page, name: str = "") -> None:
     """Run axe-core on the page in the browser; fail on any serious or critical violation."""
     from axe_playwright_python.sync_playwright import Axe
 
+    # A tab or an alert still fading in has a lower contrast than the page a person reads;
+    # endless animations (a running batch's striped bar) are what the person sees.
+    page.wait_for_function(
+        "() => document.getAnimations().every(a => a.playState !== 'running'"
+        " || a.effect.getComputedTiming().endTime === Infinity)", timeout=5000)
     results = Axe().run(page)
     blocking = [v for v in results.response["violations"] if v.get("impact") in BLOCKING_IMPACTS]
     report = "\n".join(
