@@ -483,7 +483,13 @@ class BulkCancelView(IntermediateBulkActionView):
         ctx["will_not_cancel"] = [(o, decisions[o.pk].message) for o in orders if not decisions[o.pk]]
         ctx["unforced"] = {o.pk for o in orders if not decisions[o.pk]
                            and decisions[o.pk].code == "paid_needs_force"}
+        ctx.update(self._page(ctx["action_label"]))
         return ctx
+
+    def _page(self, label) -> dict:
+        """The page's name and breadcrumbs ("Dashboard / Orders / <action>"), as the own
+        dashboard app's pages have them (``partials/breadcrumbs.html``)."""
+        return {"page_title": label, "breadcrumb_parents": [(_("Orders"), self.get_success_url())]}
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         """Cancel, then show the summary of what was cancelled and what was refused, and why."""
@@ -494,4 +500,4 @@ class BulkCancelView(IntermediateBulkActionView):
         self._clear_session(request)
         return TemplateResponse(request, "oscar_ordercancel/dashboard/orders/bulk_cancel_done.html",
                                 {**result, "list_url": self.get_success_url(),
-                                 "action_label": self.intermediate_actions[self._action].label})
+                                 **self._page(self.intermediate_actions[self._action].label)})
