@@ -24,7 +24,7 @@ help:
 	@echo "make sandbox       fresh demo shop with sample orders at http://127.0.0.1:8000/ (PORT=8100 for another port),"
 	@echo "                   served with a Celery worker beside it (SANDBOX_PROCESSORS=1: a cancel processor that logs)"
 	@echo "make sandbox-data  the same database, without starting the server and the worker"
-	@echo "make test          ruff, migration check and the test suite, with and without the forks"
+	@echo "make test          ruff, import layers, migration check and the test suite, with and without the forks"
 	@echo "make bench         benchmarks (bench/run.py)"
 	@echo "make lint | docs | wheel | clean"
 
@@ -67,6 +67,8 @@ test: venv
 	@status=0; \
 	echo "==> ruff check ."; \
 	$(BIN)/ruff check . || status=1; \
+	echo "==> lint-imports (the layers of ARCHITECTURE.md, no import circles)"; \
+	$(BIN)/lint-imports || status=1; \
 	for forks in 1 0; do \
 		echo "==> makemigrations --check (ORDERCANCEL_FORKS=$$forks)"; \
 		ORDERCANCEL_FORKS=$$forks $(MANAGE) makemigrations --check --dry-run || status=1; \
@@ -87,6 +89,7 @@ bench: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 docs: venv
 	$(BIN)/sphinx-build -W -b html docs docs/_build/html

@@ -73,7 +73,7 @@ def _wait(condition, timeout: float = 600.0) -> None:
 
 def _make_jobs(cancellation_factory, count: int) -> list[int]:
     """``count`` pending jobs for the no-op processor, committed, without wake-ups."""
-    from oscar_ordercancel.integrations.outbox import new_idempotency_key
+    from oscar_ordercancel.jobs.outbox import new_idempotency_key
     from oscar_ordercancel.models import CancelJob
 
     cancellations = cancellation_factory(count)
@@ -129,7 +129,7 @@ def throughput(app: Celery, cancellation_factory, n: int) -> dict:
     """
     from celery.signals import task_postrun, task_prerun
 
-    from oscar_ordercancel.integrations.outbox import enqueue
+    from oscar_ordercancel.jobs.outbox import enqueue
     from oscar_ordercancel.models import CancelJob
     from oscar_ordercancel.tasks import deliver_cancel_jobs
 
@@ -162,7 +162,7 @@ def throughput(app: Celery, cancellation_factory, n: int) -> dict:
 
 def latency(app: Celery, order, n: int, rate: float) -> list[float]:
     """Commit ``n`` cancellations' jobs one by one at ``rate``/s; seconds from commit to call."""
-    from oscar_ordercancel.integrations.outbox import write_jobs
+    from oscar_ordercancel.jobs.outbox import write_jobs
     from oscar_ordercancel.models import OrderCancellation
 
     committed: dict[int, float] = {}
@@ -182,7 +182,7 @@ def latency(app: Celery, order, n: int, rate: float) -> list[float]:
 
 def queries_per_job(cancellation_factory, batch: int, jobs: int = 200) -> float:
     """SQL statements per delivered job when each task carries ``batch`` job ids."""
-    from oscar_ordercancel.integrations.delivery import deliver
+    from oscar_ordercancel.jobs.delivery import deliver
 
     ids = _make_jobs(cancellation_factory, jobs)
     with CaptureQueriesContext(connection) as ctx:

@@ -14,8 +14,8 @@ class OrderCancelConfig(AppConfig):
 
     def ready(self) -> None:
         """Connect the integration receivers and register the system checks."""
-        from oscar_ordercancel import checks, signals  # noqa: F401
-        from oscar_ordercancel.integrations import delivery, notifications, outbox
+        from oscar_ordercancel import checks, notifications, signals  # noqa: F401
+        from oscar_ordercancel.jobs import delivery, outbox
 
         signals.order_cancelled.connect(
             notifications.on_order_cancelled, dispatch_uid="ordercancel_notify_cancelled")
@@ -32,6 +32,15 @@ class OrderCancelConfig(AppConfig):
         signals.order_cancellation_rejected.connect(
             delivery.on_cancellation_rejected, dispatch_uid="ordercancel_outbox_rejected")
         self._connect_status_names()
+        self._register_tasks()
+
+    def _register_tasks(self) -> None:
+        """Register the Celery tasks (when Celery is installed), so ``queue`` can send them by name."""
+        try:
+            import celery  # noqa: F401
+        except ImportError:
+            return
+        from oscar_ordercancel import tasks  # noqa: F401
 
     def _connect_status_names(self) -> None:
         """Status display names: read once per request, forgotten when a mapping changes."""

@@ -62,9 +62,9 @@ class EffectiveSettings:
 
 def effective_settings(site=None) -> EffectiveSettings:
     """Merge the site's (a Site or id) ``CancellationSettings`` field by field over Django's."""
-    from oscar_ordercancel.models import CancellationSettings
+    from oscar.core.loading import get_model
 
-    row = CancellationSettings.for_site(site)
+    row = get_model("oscar_ordercancel", "CancellationSettings").for_site(site)
     statuses = get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES")
     allow = get_setting("OSCAR_ORDERCANCEL_ALLOW_CUSTOMER_CANCELLATION")
     window = get_setting("OSCAR_ORDERCANCEL_CUSTOMER_WINDOW")

@@ -34,7 +34,7 @@ OSCAR_ORDERCANCEL_CUSTOMER_REASON_LABELS = {
 OSCAR_ORDERCANCEL_MODE = "immediate"
 OSCAR_ORDERCANCEL_REQUESTED_STATUS = "Cancellation requested"
 OSCAR_ORDERCANCEL_PROCESSORS = []
-OSCAR_ORDERCANCEL_PAYMENT_HANDLER = "oscar_ordercancel.engine.payment.DefaultPaymentHandler"
+OSCAR_ORDERCANCEL_PAYMENT_HANDLER = "oscar_ordercancel.payment.DefaultPaymentHandler"
 OSCAR_ORDERCANCEL_NOTIFY_CUSTOMER = True
 OSCAR_ORDERCANCEL_RETRY = {"max_attempts": 8, "backoff": 10, "backoff_max": 3600}
 # Added by this package beyond the contract: how long (seconds) a cancellation waits

@@ -5,6 +5,8 @@ from __future__ import annotations
 from oscar.apps.order.exceptions import InvalidOrderStatus
 from oscar.apps.payment.exceptions import PaymentError as OscarPaymentError
 
+from oscar_ordercancel.messages import message_for
+
 
 class CancellationError(Exception):
     """A cancellation that cannot happen: a machine ``code`` and a human ``message``."""
@@ -14,8 +16,6 @@ class CancellationError(Exception):
     def __init__(self, code: str | None = None, message: str = "", params: dict | None = None) -> None:
         self.code = code or self.default_code
         if not message:
-            from oscar_ordercancel.policy.decision import message_for
-
             message = message_for(self.code)
         self.message = str(message)
         #: Machine-readable details, e.g. ``{"line": 12, "available": 1}``.

@@ -6,9 +6,11 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
+from oscar_ordercancel import queue
+
 
 @shared_task(
-    name="oscar_ordercancel.send_customer_email",
+    name=queue.SEND_CUSTOMER_EMAIL,
     autoretry_for=(SMTPException, ConnectionError, TimeoutError),
     retry_backoff=30,
     retry_backoff_max=3600,
@@ -16,12 +18,12 @@ from celery import shared_task
 )
 def send_customer_email(cancellation_id: int, event_code: str) -> None:
     """Send the customer the cancellation e-mail of ``event_code``."""
-    from oscar_ordercancel.integrations.notifications import send_cancellation_email
+    from oscar_ordercancel.notifications import send_cancellation_email
 
     send_cancellation_email(cancellation_id, event_code)
 
 
-@shared_task(bind=True, name="oscar_ordercancel.deliver_cancel_jobs", acks_late=True,
+@shared_task(bind=True, name=queue.DELIVER_CANCEL_JOBS, acks_late=True,
              ignore_result=True)
 def deliver_cancel_jobs(self, job_ids: list[int], fresh: bool = False) -> int:
     """Claim the due jobs among ``job_ids`` and run their processors; return how many ran.
@@ -33,17 +35,17 @@ def deliver_cancel_jobs(self, job_ids: list[int], fresh: bool = False) -> int:
     marks the outbox's own wake-up for new jobs (see ``delivery.deliver``).
     """
     from oscar_ordercancel.conf import get_setting
-    from oscar_ordercancel.integrations.delivery import deliver
+    from oscar_ordercancel.jobs.delivery import deliver
 
     eager = self.request.is_eager or self.request.id is None
     topup = 0.0 if eager else float(get_setting("OSCAR_ORDERCANCEL_WORKER_TOPUP_SECONDS") or 0)
     return len(deliver(job_ids, topup=topup, fresh=fresh))
 
 
-@shared_task(name="oscar_ordercancel.dispatch_cancel_jobs", ignore_result=True)
+@shared_task(name=queue.DISPATCH_CANCEL_JOBS, ignore_result=True)
 def dispatch_cancel_jobs() -> int:
     """Queue due retries, expired leases and jobs whose wake-up was lost (the beat task)."""
-    from oscar_ordercancel.integrations.delivery import dispatch
+    from oscar_ordercancel.jobs.delivery import dispatch
 
     return dispatch()
 
@@ -52,17 +54,17 @@ def dispatch_cancel_jobs() -> int:
 #: runs every 30 seconds, which is also the finest retry granularity.
 BEAT_SCHEDULE = {
     "oscar-ordercancel-dispatch": {
-        "task": "oscar_ordercancel.dispatch_cancel_jobs",
+        "task": queue.DISPATCH_CANCEL_JOBS,
         "schedule": 30.0,
         "options": {"expires": 25.0},
     },
 }
 
 
-@shared_task(name="oscar_ordercancel.send_customer_emails")
+@shared_task(name=queue.SEND_CUSTOMER_EMAILS)
 def send_customer_emails(items: list) -> None:
     """Send the e-mails of a batch chunk; one that fails is retried on its own."""
-    from oscar_ordercancel.integrations.notifications import send_cancellation_email
+    from oscar_ordercancel.notifications import send_cancellation_email
 
     for cancellation_id, event_code in items:
         try:
@@ -71,7 +73,7 @@ def send_customer_emails(items: list) -> None:
             send_customer_email.delay(cancellation_id, event_code)
 
 
-@shared_task(name="oscar_ordercancel.run_cancellation_batch", acks_late=True,
+@shared_task(name=queue.RUN_CANCELLATION_BATCH, acks_late=True,
              reject_on_worker_lost=True)
 def run_cancellation_batch(batch_id: int) -> None:
     """Run (or resume) a CSV batch; rows already done are skipped, so a redelivery is safe."""
@@ -80,7 +82,7 @@ def run_cancellation_batch(batch_id: int) -> None:
     run_batch(batch_id)
 
 
-@shared_task(name="oscar_ordercancel.resume_stalled_batches")
+@shared_task(name=queue.RESUME_STALLED_BATCHES)
 def resume_stalled_batches() -> int:
     """Queue again the running batches whose worker died (a Celery beat task)."""
     from oscar_ordercancel.batches.runner import stalled_batches

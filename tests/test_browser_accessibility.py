@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from oscar_ordercancel.batches.preview import create_batch
 from oscar_ordercancel.batches.runner import run_batch, start_batch
-from oscar_ordercancel.integrations import delivery
+from oscar_ordercancel.jobs import delivery
 from oscar_ordercancel.models import CancelJob, OrderStatusMapping
 from oscar_ordercancel.services import cancel_order
 from tests import factories

@@ -3,7 +3,7 @@
 import pytest
 from django.conf import settings as django_settings
 
-from oscar_ordercancel.integrations import delivery
+from oscar_ordercancel.jobs import delivery
 from oscar_ordercancel.models import CancelJob
 from oscar_ordercancel.services import cancel_order
 from tests import factories

@@ -15,7 +15,7 @@ from standardwebhooks import Webhook
 
 from oscar_ordercancel import signals
 from oscar_ordercancel.exceptions import CancellationError, CancellationVetoed
-from oscar_ordercancel.integrations import delivery, monitor
+from oscar_ordercancel.jobs import delivery, monitor
 from oscar_ordercancel.models import CancelJob, OrderCancellation, OrderStatusMapping
 from oscar_ordercancel.processors import (
     CancelProcessor,

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from oscar_ordercancel.integrations import delivery
+from oscar_ordercancel.jobs import delivery
 from oscar_ordercancel.models import CancelJob
 from oscar_ordercancel.services import cancel_order
 from tests import factories

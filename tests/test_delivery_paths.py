@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from oscar_ordercancel import signals
-from oscar_ordercancel.integrations import delivery
+from oscar_ordercancel.jobs import delivery
 from oscar_ordercancel.models import CancelJob, CancelJobAttempt
 from oscar_ordercancel.processors import CancelProcessor, RetryableError
 from oscar_ordercancel.services import cancel_order, resend_job
@@ -250,7 +250,7 @@ def test_jobs_written_while_wake_ups_are_held_wait_for_the_dispatcher(
         customer, staff, settings, django_capture_on_commit_callbacks):
     from django.core.management import call_command
 
-    from oscar_ordercancel.integrations.outbox import wake_ups_held
+    from oscar_ordercancel.jobs.outbox import wake_ups_held
 
     settings.OSCAR_ORDERCANCEL_PROCESSORS = [entry(CountingProcessor)]
     CALLS.clear()

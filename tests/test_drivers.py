@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from oscar_ordercancel.batches.preview import create_batch
 from oscar_ordercancel.batches.runner import run_batch, start_batch
-from oscar_ordercancel.engine.bulk import bulk_insert, bulk_set, copy_from, copy_text
-from oscar_ordercancel.engine.transactions import cancellation_transaction
-from oscar_ordercancel.integrations import statements
+from oscar_ordercancel.db.bulk import bulk_insert, bulk_set, copy_from, copy_text
+from oscar_ordercancel.db.transactions import cancellation_transaction
+from oscar_ordercancel.jobs import statements
 from oscar_ordercancel.models import CancelJob, CancelJobAttempt, CancellationBatch, CancellationBatchRow
 from tests import factories
 

@@ -120,7 +120,7 @@ def test_the_cancellation_emails_are_signed_with_the_sites_name(
 
 
 def test_the_partner_and_staff_emails_are_signed_with_the_sites_name(order, staff, settings, mailoutbox):
-    from oscar_ordercancel.integrations.monitor import FailureStreak, send_failure_alert
+    from oscar_ordercancel.jobs.monitor import FailureStreak, send_failure_alert
     from oscar_ordercancel.processors import EmailProcessor
 
     settings.OSCAR_ORDERCANCEL_FAILURE_ALERT_EMAILS = ["ops@example.com"]
@@ -142,8 +142,8 @@ def test_an_email_template_may_show_statuses_for_one_query(order, staff, mailout
     from django.test.utils import CaptureQueriesContext
     from oscar.core.loading import get_model
 
-    from oscar_ordercancel.integrations.notifications import send_cancellation_email
     from oscar_ordercancel.models import OrderStatusMapping
+    from oscar_ordercancel.notifications import send_cancellation_email
 
     OrderStatusMapping.objects.create(status="Cancelled", display_name="Cancelled by the shop")
     get_model("communication", "CommunicationEventType").objects.update_or_create(

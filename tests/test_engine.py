@@ -8,9 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel import signals
-from oscar_ordercancel.engine.payment import DefaultPaymentHandler
 from oscar_ordercancel.exceptions import CancellationError, CancellationVetoed, PaymentError
 from oscar_ordercancel.models import OrderCancellation
+from oscar_ordercancel.payment import DefaultPaymentHandler
 from oscar_ordercancel.services import cancel_order
 from tests import factories
 

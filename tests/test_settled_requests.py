@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from oscar_ordercancel import signals
 from oscar_ordercancel.exceptions import CancellationError
-from oscar_ordercancel.integrations import delivery, monitor
+from oscar_ordercancel.jobs import delivery, monitor
 from oscar_ordercancel.models import CancelJob
 from oscar_ordercancel.processors import CancelProcessor
 from oscar_ordercancel.services import (

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection, transaction
 
 from oscar_ordercancel.batches import preview
-from oscar_ordercancel.engine.transactions import cancellation_transaction
+from oscar_ordercancel.db.transactions import cancellation_transaction
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -19,20 +19,18 @@ from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.batches.messages import policy_params, render, short
 from oscar_ordercancel.batches.reader import RowSource, open_rows
 from oscar_ordercancel.conf import get_setting, reason_choices
-from oscar_ordercancel.engine.bulk import copy_insert
-from oscar_ordercancel.engine.transactions import without_jit
+from oscar_ordercancel.db.bulk import copy_insert
+from oscar_ordercancel.db.transactions import without_jit
 from oscar_ordercancel.limits import MAX_INTEGER, check_length, limit
 from oscar_ordercancel.policy import actor_role, evaluate, load_contexts
 from oscar_ordercancel.policy.rules import partner_ids
 
+CancellationBatch = get_model("oscar_ordercancel", "CancellationBatch")
+CancellationBatchRow = get_model("oscar_ordercancel", "CancellationBatchRow")
+
 PREVIEW_CHUNK = 2000
 YES = {"1", "y", "yes", "true", "x", "on"}
 NO = {"0", "n", "no", "false", "off"}
-
-
-def _models():
-    return (get_model("oscar_ordercancel", "CancellationBatch"),
-            get_model("oscar_ordercancel", "CancellationBatchRow"))
 
 
 @contextmanager
@@ -226,7 +224,6 @@ def create_batch(stream, file_name: str, kind: str, user, *, reason: str = "", n
                  channel: str = Channel.BATCH):
     """Check the file, then preview every row into a new batch; raises ``FileRefused`` (or
     ``CancellationError`` ``note_too_long`` for a default note over its limit)."""
-    CancellationBatch, __ = _models()
     check_length("note", note)
     source = open_rows(stream, file_name, kind)
     batch = CancellationBatch(
@@ -257,7 +254,6 @@ def preview_rows(batch, source: RowSource | Iterable, user) -> None:
 
 
 def _store_chunk(batch, chunk: list[ParsedRow], user, seen: dict) -> None:
-    __, CancellationBatchRow = _models()
     for row in chunk:
         if not row.ok:
             continue
@@ -294,7 +290,6 @@ def create_batch_for_orders(orders, user, *, reason: str = "", note: str = "", f
                             label: str = ""):
     """Preview a batch of whole orders from a queryset (e.g. an order-list selection over the
     bulk limit) instead of a file; start it with ``runner.start_batch``."""
-    CancellationBatch, __ = _models()
     check_length("note", note)
     batch = CancellationBatch(
         user=user if getattr(user, "is_authenticated", False) else None,

@@ -18,19 +18,18 @@ from django.db.models import F
 from django.utils import timezone
 from oscar.core.loading import get_model
 
+from oscar_ordercancel import queue
 from oscar_ordercancel.batches.messages import policy_params, render
 from oscar_ordercancel.batches.preview import pinned_actor
 from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.db.bulk import bulk_set
+from oscar_ordercancel.db.transactions import cancellation_transaction
 from oscar_ordercancel.engine.batch import CancelRequest, cancel_many
-from oscar_ordercancel.engine.bulk import bulk_set
-from oscar_ordercancel.engine.transactions import cancellation_transaction
+
+CancellationBatch = get_model("oscar_ordercancel", "CancellationBatch")
+CancellationBatchRow = get_model("oscar_ordercancel", "CancellationBatchRow")
 
 logger = logging.getLogger(__name__)
-
-
-def _models():
-    return (get_model("oscar_ordercancel", "CancellationBatch"),
-            get_model("oscar_ordercancel", "CancellationBatchRow"))
 
 
 def start_batch(batch, *, enqueue: bool = True):
@@ -39,7 +38,6 @@ def start_batch(batch, *, enqueue: bool = True):
     With ``enqueue`` the Celery task is sent once the transaction commits (or the
     batch runs in-process when Celery is not installed). Starting twice does nothing.
     """
-    CancellationBatch, CancellationBatchRow = _models()
     with transaction.atomic():
         locked = CancellationBatch.objects.select_for_update().get(pk=batch.pk)
         if locked.state != CancellationBatch.State.PREVIEWED:
@@ -58,18 +56,13 @@ def start_batch(batch, *, enqueue: bool = True):
 
 def enqueue_batch(batch_id: int) -> None:
     """Send the batch's Celery task (run it here when Celery is not installed or configured)."""
-    from oscar_ordercancel.integrations.notifications import _celery_configured
-
-    if not _celery_configured():
+    if not queue.celery_configured():
         run_batch(batch_id)
         return
-    from oscar_ordercancel.tasks import run_cancellation_batch
-
-    run_cancellation_batch.delay(batch_id)
+    queue.send_task(queue.RUN_CANCELLATION_BATCH, (batch_id,))
 
 
 def _claim(batch_id: int):
-    CancellationBatch, __ = _models()
     with transaction.atomic():
         batch = (CancellationBatch.objects.select_for_update(of=("self",)).select_related("user")
                  .get(pk=batch_id))
@@ -85,7 +78,6 @@ def _claim(batch_id: int):
 
 def _next_rows(batch, size: int) -> list:
     """The next rows not done, in file order, at most one per order (a chunk cancels each once)."""
-    __, CancellationBatchRow = _models()
     picked, orders = [], set()
     # Whole-order rows name each order once (the preview refused duplicates); line rows may
     # name one order several times, so look further ahead for rows of other orders.
@@ -129,7 +121,6 @@ def _error_params(row, error) -> dict:
 
 def run_chunk(batch_id: int, user, size: int) -> tuple[object, int]:
     """Process the next chunk in one transaction; return the batch and how many rows it did."""
-    CancellationBatch, CancellationBatchRow = _models()
     Result = CancellationBatchRow.Result
     with cancellation_transaction():
         batch = CancellationBatch.objects.select_for_update().get(pk=batch_id)
@@ -169,7 +160,6 @@ def run_chunk(batch_id: int, user, size: int) -> tuple[object, int]:
 
 def run_batch(batch_id: int, *, on_progress: Callable | None = None, chunk_size: int | None = None):
     """Run (or resume) a queued batch to its end; return it. Safe to call again at any time."""
-    CancellationBatch, __ = _models()
     claimed = _claim(batch_id)
     if claimed is None:
         return CancellationBatch.objects.get(pk=batch_id)
@@ -193,7 +183,6 @@ def run_batch(batch_id: int, *, on_progress: Callable | None = None, chunk_size:
 
 def stalled_batches():
     """Running batches whose worker stopped making progress (e.g. it was killed)."""
-    CancellationBatch, __ = _models()
     limit = timezone.now() - timedelta(
         seconds=int(get_setting("OSCAR_ORDERCANCEL_BATCH_STALL_SECONDS")))
     return CancellationBatch.objects.filter(state=CancellationBatch.State.RUNNING,

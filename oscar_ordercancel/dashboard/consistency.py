@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from oscar.core.loading import get_model
 
 from oscar_ordercancel.conf import EffectiveSettings
 from oscar_ordercancel.policy.pipeline import NOT_IN_PIPELINE, cancel_target_status, status_problems
@@ -10,7 +11,7 @@ from oscar_ordercancel.policy.pipeline import NOT_IN_PIPELINE, cancel_target_sta
 
 def settings_warnings(effective: EffectiveSettings) -> list[str]:
     """What will not work as the effective settings of a site seem to intend."""
-    from oscar_ordercancel.models import OrderStatusMapping
+    OrderStatusMapping = get_model("oscar_ordercancel", "OrderStatusMapping")
 
     statuses = list(effective.cancellable_statuses)
     warnings = []

@@ -7,12 +7,16 @@ from datetime import timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from oscar.core.loading import get_model
 
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.limits import LengthLimit, widget_attrs
-from oscar_ordercancel.models import CancelJob, CancellationSettings, OrderStatusMapping
 from oscar_ordercancel.policy.pipeline import order_pipeline
 from oscar_ordercancel.policy.rules import WINDOW_UNITS, split_window
+
+CancelJob = get_model("oscar_ordercancel", "CancelJob")
+CancellationSettings = get_model("oscar_ordercancel", "CancellationSettings")
+OrderStatusMapping = get_model("oscar_ordercancel", "OrderStatusMapping")
 
 #: The longest customer window the form takes (a bound on hostile input).
 MAX_WINDOW = timedelta(days=3650)

@@ -6,10 +6,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from django_tables2 import A, BooleanColumn, Column, DateTimeColumn, LinkColumn, TemplateColumn
-from oscar.core.loading import get_class
+from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel.dashboard.pages import OSCAR_DATETIME
-from oscar_ordercancel.models import CancelJob, OrderStatusMapping
+
+CancelJob = get_model("oscar_ordercancel", "CancelJob")
+OrderStatusMapping = get_model("oscar_ordercancel", "OrderStatusMapping")
 
 DashboardTable = get_class("dashboard.tables", "DashboardTable")
 

@@ -25,13 +25,12 @@ from django.views import generic
 from django_tables2 import SingleTableView
 from oscar.core.loading import get_model
 
+from oscar_ordercancel import services
 from oscar_ordercancel.conf import effective_settings, get_setting
 from oscar_ordercancel.dashboard.consistency import settings_warnings
 from oscar_ordercancel.dashboard.loading import get_dashboard_class
 from oscar_ordercancel.dashboard.pages import CANCEL_JOBS, MAPPINGS, SETTINGS, DashboardPageMixin
 from oscar_ordercancel.exceptions import CancellationError
-from oscar_ordercancel.integrations import monitor
-from oscar_ordercancel.models import CancelJob, CancellationSettings, OrderCancellation, OrderStatusMapping
 from oscar_ordercancel.policy.pipeline import order_pipeline
 from oscar_ordercancel.policy.rules import describe_window, is_cancelling_staff
 from oscar_ordercancel.services import (
@@ -42,6 +41,11 @@ from oscar_ordercancel.services import (
     resubmit_order,
     retry_job,
 )
+
+CancelJob = get_model("oscar_ordercancel", "CancelJob")
+CancellationSettings = get_model("oscar_ordercancel", "CancellationSettings")
+OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+OrderStatusMapping = get_model("oscar_ordercancel", "OrderStatusMapping")
 
 TEMPLATES = "oscar_ordercancel/dashboard/"
 
@@ -255,13 +259,11 @@ class ResubmitOrderView(DashboardPageMixin, generic.TemplateView):
 
     def get_context_data(self, **kwargs) -> dict:
         """The lines the new order gets, or why it cannot be placed."""
-        from oscar_ordercancel.engine.resubmit import resubmit_lines
-
         ctx = super().get_context_data(**kwargs)
         ctx["order"] = self.order
         ctx["order_url"] = reverse("dashboard:order-detail", kwargs={"number": self.order.number})
         try:
-            ctx["lines"] = resubmit_lines(self.order)
+            ctx["lines"] = services.resubmit_lines(self.order)
         except CancellationError as exc:
             ctx["lines"], ctx["refusal"] = [], exc.message
             ctx["resubmitted_as"] = exc.params.get("new_order")
@@ -317,7 +319,7 @@ class CancelJobListView(DashboardPageMixin, SingleTableView):
 
     def base_queryset(self) -> QuerySet:
         """The jobs before the state filter: all, or the attention list."""
-        queryset = monitor.attention_list() if self.form.attention else CancelJob.objects.all()
+        queryset = services.attention_list() if self.form.attention else CancelJob.objects.all()
         return self.form.filter(queryset)
 
     def get_queryset(self) -> QuerySet:
@@ -327,7 +329,7 @@ class CancelJobListView(DashboardPageMixin, SingleTableView):
     def get_context_data(self, **kwargs) -> dict:
         """Add the form, the counts per state, the attention list's size and the failure alerts."""
         ctx = super().get_context_data(**kwargs)
-        counts = monitor.job_counts(self.form.filter(CancelJob.objects.all()))
+        counts = services.job_counts(self.form.filter(CancelJob.objects.all()))
         query = self.request.GET.copy()
         for name in ("page", "view", "sort"):  # a count opens the full list in that state
             query.pop(name, None)
@@ -337,18 +339,18 @@ class CancelJobListView(DashboardPageMixin, SingleTableView):
             state_links.append({"state": value, "label": label, "count": counts[value],
                                 "query": query.urlencode()})
         query.pop("state")
-        waiting = monitor.waiting_requests()
+        waiting = services.waiting_requests()
         ctx.update(
             form=self.form, attention=self.form.attention, state_links=state_links,
             total=sum(counts.values()), chosen_state=self.form.cleaned().get("state", ""),
             all_query=query.urlencode(),
-            attention_count=monitor.attention_list().count() + waiting.count(),
-            failing=monitor.failing_processors(),
+            attention_count=services.attention_list().count() + waiting.count(),
+            failing=services.failing_processors(),
         )
         if self.form.attention:
             shown = list(waiting[:WAITING_REQUESTS_SHOWN])
             ctx["waiting_requests"] = shown
-            ctx["waiting_deliveries"] = monitor.delivery_summaries(shown)
+            ctx["waiting_deliveries"] = services.delivery_summaries(shown)
         return ctx
 
 
@@ -373,7 +375,7 @@ class CancelJobDetailView(DashboardPageMixin, generic.DetailView):
         job = self.object
         may_act = is_cancelling_staff(self.request.user)
         attempts = list(job.attempt_log.all())
-        note, needs_attention = monitor.job_note(job)
+        note, needs_attention = services.job_note(job)
         for attempt in attempts:  # "HTTP 500" says no more than the status column already does
             attempt.error_detail = "" if attempt.error == f"HTTP {attempt.http_status}" else attempt.error
         return super().get_context_data(
@@ -381,9 +383,9 @@ class CancelJobDetailView(DashboardPageMixin, generic.DetailView):
             payload_json=json.dumps(job.payload, indent=2, ensure_ascii=False, sort_keys=True),
             order=job.cancellation.order,
             may_act=may_act,
-            may_retry=may_act and monitor.may_retry(job),
-            may_resend=may_act and monitor.may_resend(job),
-            may_give_up=may_act and monitor.may_give_up(job),
+            may_retry=may_act and services.may_retry(job),
+            may_resend=may_act and services.may_resend(job),
+            may_give_up=may_act and services.may_give_up(job),
             give_up_form=get_dashboard_class("forms", "GiveUpForm")(),
             settlement_note=note, needs_attention=needs_attention,
             **kwargs,

@@ -29,14 +29,21 @@ from oscar.core.loading import get_model
 
 from oscar_ordercancel import grouping, signals
 from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.db.bulk import bulk_insert, bulk_set
+from oscar_ordercancel.db.transactions import cancellation_transaction
 from oscar_ordercancel.engine import cancel as steps
-from oscar_ordercancel.engine.bulk import bulk_insert, bulk_set
-from oscar_ordercancel.engine.payment import get_payment_handler
-from oscar_ordercancel.engine.transactions import cancellation_transaction
 from oscar_ordercancel.exceptions import CancellationError
+from oscar_ordercancel.payment import get_payment_handler
 from oscar_ordercancel.policy import load_contexts
 
+Order = get_model("order", "Order")
+OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+
 logger = logging.getLogger(__name__)
+
+#: Set (to True) on an ``EventHandler.handle_order_status_change`` that does nothing more
+#: than Oscar's own for a change the engine makes, so the batch path may write it in bulk.
+BULK_SAFE_ATTRIBUTE = "ordercancel_bulk_safe"
 
 
 @dataclass
@@ -127,7 +134,6 @@ def _unexpected(exc: Exception) -> CancellationError:
 
 def _cancel_chunk(requests: Sequence[CancelRequest]) -> list[CancelOutcome]:
     """All steps for a chunk of orders, in the caller's transaction; raise on any failure."""
-    Order, OrderCancellation, OrderCancellationLine = steps._models()
     outcomes = {id(r): CancelOutcome(r) for r in requests}
     locked = {o.pk: o for o in Order.objects.select_for_update()
               .filter(pk__in=[r.order_id for r in requests]).order_by("pk")}
@@ -175,16 +181,17 @@ def _cancel_chunk(requests: Sequence[CancelRequest]) -> list[CancelOutcome]:
 
 
 def _stock_handler(handler) -> bool:
-    """Whether status changes and notes are Oscar's own (so they may be written in bulk)."""
-    from oscar_ordercancel.order.mixins import CancellationEventHandlerMixin
+    """Whether status changes and notes are Oscar's own (so they may be written in bulk).
 
-    Order = get_model("order", "Order")
+    The order fork's ``handle_order_status_change`` says it adds nothing to a
+    change the engine makes (``BULK_SAFE_ATTRIBUTE``); a shop's own override does not.
+    """
     from oscar.apps.order.abstract_models import AbstractOrder
 
+    status_change = type(handler).handle_order_status_change
     return (
-        type(handler).handle_order_status_change in (
-            CoreEventHandler.handle_order_status_change,
-            CancellationEventHandlerMixin.handle_order_status_change)
+        (status_change is CoreEventHandler.handle_order_status_change
+         or getattr(status_change, BULK_SAFE_ATTRIBUTE, False))
         and type(handler).create_note is CoreEventHandler.create_note
         and Order.set_status is AbstractOrder.set_status
         and Order._create_order_status_change is AbstractOrder._create_order_status_change

@@ -16,19 +16,17 @@ from oscar.core.loading import get_class, get_model
 from oscar_ordercancel import signals
 from oscar_ordercancel.abstract_models import CUSTOMER_CHANNELS, Channel
 from oscar_ordercancel.conf import customer_reason_choices, get_setting, reason_choices, reason_label
-from oscar_ordercancel.engine.bulk import bulk_set
-from oscar_ordercancel.engine.payment import get_payment_handler
+from oscar_ordercancel.db.bulk import bulk_set
+from oscar_ordercancel.db.transactions import cancellation_transaction
 from oscar_ordercancel.engine.stock import release_allocations
-from oscar_ordercancel.engine.transactions import cancellation_transaction
 from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.limits import check_length
+from oscar_ordercancel.payment import get_payment_handler
 from oscar_ordercancel.policy import actor_role, evaluate, load_context, message_for
 
-
-def _models():
-    from oscar_ordercancel.models import OrderCancellation, OrderCancellationLine
-
-    return get_model("order", "Order"), OrderCancellation, OrderCancellationLine
+Order = get_model("order", "Order")
+OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+OrderCancellationLine = get_model("oscar_ordercancel", "OrderCancellationLine")
 
 
 def _acting_user(user):
@@ -161,7 +159,6 @@ def _new_record(locked, decision, *, now, requested: bool, user, reason: str, no
                 comment: str, channel: str, force: bool, refund: bool, on_behalf_of,
                 notify_customer, batch=None):
     """The unsaved ``OrderCancellation`` of a decision."""
-    __, OrderCancellation, __ = _models()
     return OrderCancellation(
         order=locked, is_full=decision.full, date_created=now,
         state=OrderCancellation.State.REQUESTED if requested else OrderCancellation.State.COMPLETED,
@@ -174,7 +171,6 @@ def _new_record(locked, decision, *, now, requested: bool, user, reason: str, no
 
 
 def _record_lines(cancellation, ctx, decision) -> list:
-    __, __, OrderCancellationLine = _models()
     lines_by_id = ctx.lines_by_id
     return [OrderCancellationLine(cancellation=cancellation, line=lines_by_id[pk], quantity=qty)
             for pk, qty in decision.quantities.items()]
@@ -201,7 +197,6 @@ def cancel_order(
     batch=None,
 ):
     """Cancel ``order`` (or ``lines``: ``{line: qty}``) in one transaction; return the record."""
-    Order, OrderCancellation, OrderCancellationLine = _models()
     channel = _channel(user, channel)
     _check_arguments(reason, channel, comment=comment, note=note)
     requested = get_setting("OSCAR_ORDERCANCEL_MODE") == "request"
@@ -291,7 +286,6 @@ def _complete(order, ctx, cancellation, records, cancelled_before, handler,
 
 
 def _lock_requested(cancellation):
-    Order, OrderCancellation, __ = _models()
     locked_order = Order.objects.select_for_update().get(pk=cancellation.order_id)
     locked = OrderCancellation.objects.select_for_update().get(pk=cancellation.pk)
     if locked.state != OrderCancellation.State.REQUESTED:
@@ -303,7 +297,6 @@ def _lock_requested(cancellation):
 
 def confirm_cancellation(cancellation, *, user=None, note: str = ""):
     """Apply a requested cancellation (request mode), e.g. when the ERP confirms it."""
-    Order, OrderCancellation, OrderCancellationLine = _models()
     with cancellation_transaction():
         order, cancellation = _lock_requested(cancellation)
         ctx = load_context(order, lock=True)
@@ -329,7 +322,6 @@ def confirm_cancellation(cancellation, *, user=None, note: str = ""):
 
 def reject_cancellation(cancellation, *, reason: str, user=None):
     """Decline a requested cancellation: the order returns to the status it had."""
-    Order, OrderCancellation, __ = _models()
     with cancellation_transaction():
         order, cancellation = _lock_requested(cancellation)
         _require_transition(order, cancellation.previous_status)

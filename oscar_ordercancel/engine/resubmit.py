@@ -91,7 +91,8 @@ def resubmit_lines(order, *, lock: bool = False) -> list[ResubmitLine]:
 
     With ``lock`` the stock records are locked ``FOR UPDATE`` (inside a transaction).
     """
-    from oscar_ordercancel.models import OrderCancellation, OrderCancellationLine
+    OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+    OrderCancellationLine = get_model("oscar_ordercancel", "OrderCancellationLine")
 
     cancelled_status = get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS")
     if order.status != cancelled_status:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from django.utils import timezone
 from oscar.core.loading import get_model
 
-from oscar_ordercancel.engine.bulk import bulk_set
+from oscar_ordercancel.db.bulk import bulk_set
 
 
 def releasable(line, quantity: int) -> int:

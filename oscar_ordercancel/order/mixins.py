@@ -70,3 +70,7 @@ class CancellationEventHandlerMixin:
             raise StatusChangeRefused(
                 exc.code, message_for("use_cancel_form", message=exc.message), exc.params) from exc
         order.refresh_from_db()
+
+    # The engine's own changes pass straight through to Oscar's: it may write them in bulk
+    # (``oscar_ordercancel.engine.batch.BULK_SAFE_ATTRIBUTE``).
+    handle_order_status_change.ordercancel_bulk_safe = True

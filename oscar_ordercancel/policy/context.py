@@ -64,15 +64,17 @@ class CancellationContext:
         """What the customer has been charged and not refunded."""
         if self.sources is None:
             return self.debited
-        from oscar_ordercancel.engine.payment import get_payment_handler
+        from oscar_ordercancel.payment import get_payment_handler
 
         return get_payment_handler().amount_debited(self.order, self.sources)
 
 
 def _line_facts(*, debited: bool = True):
     """Annotations that carry every per-line and per-order fact the policy reads."""
-    from oscar_ordercancel.engine.payment import get_payment_handler
-    from oscar_ordercancel.models import OrderCancellation, OrderCancellationLine, OrderStatusMapping
+    from oscar_ordercancel.payment import get_payment_handler
+    OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+    OrderCancellationLine = get_model("oscar_ordercancel", "OrderCancellationLine")
+    OrderStatusMapping = get_model("oscar_ordercancel", "OrderStatusMapping")
 
     ShippingEventQuantity = get_model("order", "ShippingEventQuantity")
     shipped = ShippingEventQuantity.objects.filter(line_id=OuterRef("pk"))

@@ -19,8 +19,8 @@ def ordercancel_processors_configured() -> bool:
 @register.simple_tag
 def ordercancel_resubmittable(order) -> bool:
     """Whether to offer "Resubmit as a new order" (its page explains a stock shortage)."""
-    from oscar_ordercancel.engine.resubmit import resubmit_lines
     from oscar_ordercancel.exceptions import CancellationError
+    from oscar_ordercancel.services import resubmit_lines
 
     if order.status != get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS"):
         return False  # the common case, without a query

@@ -31,12 +31,12 @@ from oscar.views.generic import (
     IntermediateBulkEditMixin,
 )
 
+from oscar_ordercancel import services
 from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.conf import get_setting, reason_choices
 from oscar_ordercancel.dashboard.orders.forms import BulkCancelForm, StaffCancelForm
-from oscar_ordercancel.dashboard.orders.preview import cancellation_preview, line_facts
+from oscar_ordercancel.dashboard.orders.preview import line_facts
 from oscar_ordercancel.exceptions import CancellationError, StatusChangeRefused
-from oscar_ordercancel.integrations.monitor import delivery_summaries
 from oscar_ordercancel.policy import decisions_for, evaluate, is_cancelling_staff, load_context, message_for
 from oscar_ordercancel.policy.rules import may_cancel_as_staff
 from oscar_ordercancel.services import cancel_order
@@ -278,7 +278,7 @@ class OrderDetailView(DashboardCancellationMixin, oscar_views.OrderDetailView):
             cancellable_quantities={row["line"].pk: row["cancellable"] for row in rows},
             cancellations=cancellations,
             # each cancellation's delivery state per processor, one query for all
-            deliveries=delivery_summaries(cancellations),
+            deliveries=services.delivery_summaries(cancellations),
         )
         return ctx
 
@@ -400,7 +400,7 @@ class OrderCancelView(TemplateView):
             if confirm and request.POST.get("previewed"):
                 messages.warning(request, _("You changed the form after the preview: "
                                             "check the new preview, then confirm."))
-            preview = cancellation_preview(self.facts, decision, refund=options["refund"])
+            preview = services.preview_cancellation(self.facts, decision, refund=options["refund"])
             return self.render_to_response(self.get_context_data(
                 form=form, preview=preview, decision=decision, previewed=signature))
         try:

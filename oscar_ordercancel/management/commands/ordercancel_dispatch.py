@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from oscar_ordercancel.conf import get_setting
-from oscar_ordercancel.integrations.delivery import deliver, dispatch, due_job_ids
+from oscar_ordercancel import services
 
 
 class Command(BaseCommand):
@@ -28,17 +25,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, now: bool = False, grace=None, limit=None, **options) -> None:
         if now:
-            ids = due_job_ids(grace=grace, limit=limit)
-            batch = get_setting("OSCAR_ORDERCANCEL_DISPATCH_BATCH")
-            outcomes = Counter()
-            for start in range(0, len(ids), batch):
-                outcomes.update(o.outcome for o in deliver(ids[start:start + batch]))
+            outcomes = services.deliver_due_jobs(grace=grace, limit=limit)
             summary = ", ".join(f"{name}: {n}" for name, n in sorted(outcomes.items())) or "-"
             self.stdout.write(_("Delivered %(count)s cancel jobs (%(summary)s).")
                               % {"count": sum(outcomes.values()), "summary": summary})
             return
         try:
-            count = dispatch(grace=grace, limit=limit)
+            count = services.dispatch_jobs(grace=grace, limit=limit)
         except Exception as exc:  # noqa: BLE001 - e.g. the broker is down: say so, exit non-zero
             raise CommandError(_("Could not queue the cancel jobs: %(error)s") % {"error": exc}) from exc
         self.stdout.write(_("Queued %(count)s cancel jobs.") % {"count": count})

@@ -34,7 +34,7 @@ from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.exceptions import CancellationError
-from oscar_ordercancel.integrations.outbox import wake_ups_held
+from oscar_ordercancel.jobs.outbox import wake_ups_held
 from oscar_ordercancel.models import OrderStatusMapping
 from oscar_ordercancel.services import cancel_order
 

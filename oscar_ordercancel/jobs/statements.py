@@ -13,7 +13,7 @@ text is built once per model class:
   token) and the attempt's ``INSERT`` in one statement.
 
 A single statement is atomic on its own, so both keep the guarantees of the
-ORM path in :mod:`oscar_ordercancel.integrations.delivery`, which other
+ORM path in :mod:`oscar_ordercancel.jobs.delivery`, which other
 databases use. The columns come from the models' ``_meta``, and the attempt's
 values from its fields (defaults and ``pre_save`` included), so a forked
 model with extra columns keeps working.
@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from django.db import connection
 
-from oscar_ordercancel.engine.bulk import insert_fields, insert_values
+from oscar_ordercancel.db.bulk import insert_fields, insert_values
 
 
 def _columns(model) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""Database helpers for the layers above: bulk SQL (``bulk``), the engine's transaction (``transactions``)."""

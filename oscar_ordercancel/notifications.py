@@ -1,0 +1,126 @@
+"""Tell the customer about a cancellation by e-mail, once the transaction has committed.
+
+The message is rendered and sent by a Celery task when Celery is configured
+(a broker URL, or eager mode); otherwise it is sent in-process after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.db import transaction
+from django.urls import NoReverseMatch, reverse
+from oscar.core.loading import get_class, get_model
+
+from oscar_ordercancel import grouping, queue
+from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.statuses import cached_status_names
+
+logger = logging.getLogger(__name__)
+
+ORDER_CANCELLED = "ORDER_CANCELLED"
+ORDER_CANCELLATION_REQUESTED = "ORDER_CANCELLATION_REQUESTED"
+ORDER_CANCELLATION_REJECTED = "ORDER_CANCELLATION_REJECTED"
+EVENT_TYPE_NAMES = {
+    ORDER_CANCELLED: "Order cancelled",
+    ORDER_CANCELLATION_REQUESTED: "Order cancellation requested",
+    ORDER_CANCELLATION_REJECTED: "Order cancellation declined",
+}
+
+
+def status_path(order) -> str:
+    """The customer's (or guest's) order page for ``order``, or ''."""
+    try:
+        if order.user_id:
+            return reverse("customer:order", kwargs={"order_number": order.number})
+        return reverse(
+            "customer:anon-order",
+            kwargs={"order_number": order.number, "hash": order.verification_hash()},
+        )
+    except NoReverseMatch:
+        return ""
+
+
+def send_cancellation_email(cancellation_id: int, event_code: str = ORDER_CANCELLED) -> None:
+    """Render the event type's messages and send them through Oscar's order dispatcher."""
+    OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+
+    cancellation = (
+        OrderCancellation.objects.select_related("order", "order__user", "order__site")
+        .prefetch_related("lines__line")
+        .get(pk=cancellation_id)
+    )
+    order = cancellation.order
+    # Oscar records the order's CommunicationEvent only if the type exists (a
+    # migration creates it, but staff may have deleted it): keep the audit trail.
+    CommunicationEventType = get_model("communication", "CommunicationEventType")
+    CommunicationEventType.objects.get_or_create(
+        code=event_code, defaults={"name": EVENT_TYPE_NAMES.get(event_code, event_code)})
+    OrderDispatcher = get_class("order.utils", "OrderDispatcher")
+    dispatcher = OrderDispatcher(logger=logger)
+    context = {
+        "order": order,
+        "cancellation": cancellation,
+        "cancelled_lines": list(cancellation.lines.all()),
+        "user": order.user,
+        "status_path": status_path(order),
+    }
+    # Oscar's Dispatcher.get_messages() puts the *current* site in the context; a
+    # shop with several sites must link each customer to the site they ordered on.
+    context = dispatcher.dispatcher.get_base_context(**context)
+    if order.site_id:
+        context["site"] = order.site
+    # A template may show statuses ({{ order.status|status_display }}): read the mappings once.
+    with cached_status_names():
+        messages = CommunicationEventType.objects.get_and_render(event_code, context)
+    dispatcher.dispatch_order_messages(order, messages, event_code)
+
+
+def deliver(cancellation_id: int, event_code: str) -> None:
+    """Hand the e-mail to Celery, or send it now; a failure never undoes the cancellation."""
+    try:
+        if queue.celery_configured():
+            queue.send_task(queue.SEND_CUSTOMER_EMAIL, (cancellation_id, event_code))
+        else:
+            send_cancellation_email(cancellation_id, event_code)
+    except Exception:  # noqa: BLE001 - the cancellation has committed; log and go on
+        logger.exception("Could not send the %s e-mail for cancellation #%s",
+                         event_code, cancellation_id)
+
+
+def deliver_many(items: list[tuple[int, str]]) -> None:
+    """Hand many e-mails to Celery as one task (a batch chunk), or send them now."""
+    try:
+        if queue.celery_configured():
+            queue.send_task(queue.SEND_CUSTOMER_EMAILS, (items,))
+            return
+    except Exception:  # noqa: BLE001 - fall back to one task per e-mail
+        logger.exception("Could not queue %d cancellation e-mails together", len(items))
+    for cancellation_id, event_code in items:
+        deliver(cancellation_id, event_code)
+
+
+def _notify(order, cancellation, notify_customer, event_code: str) -> None:
+    notify = notify_customer
+    if notify is None:
+        notify = get_setting("OSCAR_ORDERCANCEL_NOTIFY_CUSTOMER")
+    if not notify or not (order.user_id or order.guest_email):
+        return
+    if not grouping.defer(deliver_many, (cancellation.pk, event_code)):
+        transaction.on_commit(partial(deliver, cancellation.pk, event_code))
+
+
+def on_order_cancelled(sender, order, cancellation, notify_customer=None, **kwargs) -> None:
+    """``order_cancelled`` receiver: the cancellation e-mail, after commit."""
+    _notify(order, cancellation, notify_customer, ORDER_CANCELLED)
+
+
+def on_cancellation_pending(sender, order, cancellation, notify_customer=None, **kwargs) -> None:
+    """``order_cancellation_pending`` receiver: "we received your request", after commit."""
+    _notify(order, cancellation, notify_customer, ORDER_CANCELLATION_REQUESTED)
+
+
+def on_cancellation_rejected(sender, order, cancellation, **kwargs) -> None:
+    """``order_cancellation_rejected`` receiver: "your request was declined", after commit."""
+    _notify(order, cancellation, cancellation.notify_customer, ORDER_CANCELLATION_REJECTED)
