@@ -63,8 +63,9 @@ PG_PATHS = (
     "tests/test_delivery_paths.py::*[[]statements[]]",
     "tests/test_transactions.py::*",
     "tests/test_concurrency.py::*",
-    "tests/test_busy.py::test_a_lock_held_too_long_*",
-    "tests/test_busy.py::test_two_staff_users_cancelling_one_order_at_once_make_one_cancellation",
+    "tests/test_simultaneous_requests.py::test_a_lock_held_too_long_*",
+    "tests/test_simultaneous_requests.py::"
+    "test_two_staff_users_cancelling_one_order_at_once_make_one_cancellation",
 )
 
 
