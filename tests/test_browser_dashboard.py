@@ -20,15 +20,16 @@ STAFF_PERMS = ["order.view_order", "order.change_order", "oscar_ordercancel.canc
 
 
 @pytest.fixture
-def clerk(db):
+def order_manager(db):
+    """Staff who may view, change and cancel orders."""
     return factories.create_user("clerk@example.com", is_staff=True, perms=STAFF_PERMS)
 
 
-def test_staff_cancel_one_line_of_a_multi_line_order(live_server, page, screenshot, clerk):
+def test_staff_cancel_one_line_of_a_multi_line_order(live_server, page, screenshot, order_manager):
     customer = factories.create_user("buyer@example.com")
     order = factories.place_order(customer, [("12.50", 2), ("4.99", 1), ("8.00", 1)])
     first = order.lines.order_by("pk").first()
-    log_in(page, live_server, clerk.email)
+    log_in(page, live_server, order_manager.email)
 
     page.goto(f"{live_server.url}/dashboard/orders/{order.number}/")
     page.check(f"input[name=selected_line][value='{first.pk}']")
@@ -66,13 +67,13 @@ def test_staff_cancel_one_line_of_a_multi_line_order(live_server, page, screensh
 
 
 def test_the_cancel_line_action_offers_what_a_partly_shipped_line_can_cancel(
-        live_server, page, clerk):
+        live_server, page, order_manager):
     """Issue 13 item 8: the box offers (default and max) the cancellable 1, not the ordered 2."""
     customer = factories.create_user("socks@example.com")
     order = factories.place_order(customer, [("9.99", 2), ("6.50", 1)])
     first = order.lines.order_by("pk").first()
     factories.ship(order, first, 1)
-    log_in(page, live_server, clerk.email)
+    log_in(page, live_server, order_manager.email)
 
     page.goto(f"{live_server.url}/dashboard/orders/{order.number}/")
     box = page.locator(f"input[name=selected_line_qty_{first.pk}]")
@@ -91,11 +92,11 @@ def test_the_cancel_line_action_offers_what_a_partly_shipped_line_can_cancel(
     assert (form_box.input_value(), form_box.get_attribute("max")) == ("1", "1")
 
 
-def test_staff_cancel_a_paid_order_with_force_and_refund(live_server, page, screenshot, clerk):
+def test_staff_cancel_a_paid_order_with_force_and_refund(live_server, page, screenshot, order_manager):
     customer = factories.create_user("payer@example.com")
     order = factories.place_order(customer, [("20.00", 1), ("5.00", 2)])
     factories.pay(order, debited=order.total_incl_tax)
-    log_in(page, live_server, clerk.email)
+    log_in(page, live_server, order_manager.email)
 
     page.goto(f"{live_server.url}/dashboard/orders/{order.number}/")
     page.click("#ordercancel-cancel-order")
@@ -122,12 +123,12 @@ def test_staff_cancel_a_paid_order_with_force_and_refund(live_server, page, scre
     assert order.sources.get().amount_refunded == Decimal("30.00")
 
 
-def test_staff_bulk_cancel_three_orders_and_one_is_refused(live_server, page, screenshot, clerk):
+def test_staff_bulk_cancel_three_orders_and_one_is_refused(live_server, page, screenshot, order_manager):
     customer = factories.create_user("many@example.com")
     free = [factories.place_order(customer), factories.place_order(customer)]
     paid = factories.place_order(customer)
     factories.pay(paid, debited=paid.total_incl_tax)
-    log_in(page, live_server, clerk.email)
+    log_in(page, live_server, order_manager.email)
 
     page.goto(f"{live_server.url}/dashboard/orders/")
     for order in (*free, paid):

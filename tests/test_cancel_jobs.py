@@ -32,15 +32,6 @@ from tests.erp import SECRET, FakeERP
 pytestmark = pytest.mark.django_db
 
 LOG = {"name": "log", "class": "oscar_ordercancel.processors.LoggingProcessor", "options": {}}
-FAST_RETRY = {"max_attempts": 3, "backoff": 0, "backoff_max": 0}
-
-
-@pytest.fixture
-def erp(settings):
-    with FakeERP() as server:
-        settings.OSCAR_ORDERCANCEL_PROCESSORS = [server.processor_entry()]
-        settings.OSCAR_ORDERCANCEL_RETRY = FAST_RETRY
-        yield server
 
 
 @pytest.fixture
@@ -311,11 +302,6 @@ def test_queries_per_delivered_job(customer, staff, settings, django_assert_max_
 
 
 # -- request mode -------------------------------------------------------------------
-
-
-@pytest.fixture
-def request_mode(settings):
-    settings.OSCAR_ORDERCANCEL_MODE = "request"
 
 
 def test_request_mode_confirmation_by_the_erp_completes_the_cancellation(

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from oscar_ordercancel.models import CancellationSettings, OrderCancellation, OrderStatusMapping
 from oscar_ordercancel.policy import can_cancel
+from oscar_ordercancel.services import cancel_order
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -17,6 +18,10 @@ pytestmark = pytest.mark.django_db
 
 def order_page(order):
     return reverse("customer:order", kwargs={"order_number": order.number})
+
+
+def lines_of(order):
+    return list(order.lines.order_by("pk"))
 
 
 def cancel_url(order):
@@ -325,3 +330,33 @@ def test_the_old_guest_cancel_url_redirects_and_old_forms_still_work(
     assert response.redirect_chain == [(new, 308), (status_url, 302)]
     guest_order.refresh_from_db()
     assert guest_order.status == "Cancelled"
+
+
+# -- the confirmation page of an order that is not (wholly) cancellable ---------------------
+
+
+def test_the_confirmation_page_of_an_uncancellable_order_shows_only_the_refusal(client, customer):
+    order = factories.place_order(customer)
+    order.set_status("Being processed")
+    client.force_login(customer)
+
+    page = client.get(reverse("oscar_ordercancel:order-cancel", kwargs={"order_number": order.number}))
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Please confirm" not in text and 'id="ordercancel-form"' not in text
+    assert "being prepared" in text and 'id="back-to-order"' in text
+
+
+def test_the_confirmation_of_a_partly_cancelled_order_shows_what_is_cancelled_now(client, order, customer):
+    first, second = lines_of(order)
+    cancel_order(order, user=customer, lines={first.pk: 1}, channel="customer")
+    client.force_login(customer)
+
+    page = client.get(reverse("oscar_ordercancel:order-cancel", kwargs={"order_number": order.number}))
+
+    rows = page.context["summary"]
+    assert [(r["line"].pk, r["ordered"], r["cancelled"], r["now"]) for r in rows] == [
+        (first.pk, 2, 1, 1), (second.pk, 1, 0, 1)]
+    text = page.content.decode()
+    assert "Already cancelled" in text and "To cancel now" in text

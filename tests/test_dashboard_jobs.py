@@ -22,7 +22,6 @@ needs_fork = pytest.mark.skipif(
 
 LOG = {"name": "erp", "class": "oscar_ordercancel.processors.LoggingProcessor", "options": {}}
 WAREHOUSE = {**LOG, "name": "warehouse"}
-FAST_RETRY = {"max_attempts": 3, "backoff": 0, "backoff_max": 0}
 
 LIST = reverse("ordercancel_dashboard:ordercancel-job-list")
 
@@ -61,13 +60,6 @@ def snapshot(job):
 
 
 @pytest.fixture
-def clerk(db):
-    """Staff who may cancel orders, so may act on their jobs."""
-    return factories.create_user("clerk@example.com", is_staff=True,
-                                 perms=["order.view_order", "oscar_ordercancel.cancel_order"])
-
-
-@pytest.fixture
 def watcher(db):
     """Staff who may look at cancel jobs but not act on them."""
     return factories.create_user("watcher@example.com", is_staff=True,
@@ -83,14 +75,6 @@ def outsider(db):
 @pytest.fixture
 def processors(settings):
     settings.OSCAR_ORDERCANCEL_PROCESSORS = [LOG, WAREHOUSE]
-
-
-@pytest.fixture
-def erp(settings):
-    with FakeERP() as server:
-        settings.OSCAR_ORDERCANCEL_PROCESSORS = [{**server.processor_entry(), "name": "erp"}]
-        settings.OSCAR_ORDERCANCEL_RETRY = FAST_RETRY
-        yield server
 
 
 def cancelled(customer, staff, count=1):

@@ -31,13 +31,6 @@ Partner = get_model("partner", "Partner")
 
 
 @pytest.fixture
-def clerk(db):
-    """Dashboard staff who may cancel (Oscar 4.2 needs view_order for the order pages)."""
-    return factories.create_user("clerk@example.com", is_staff=True,
-                                 perms=["order.view_order", "oscar_ordercancel.cancel_order"])
-
-
-@pytest.fixture
 def viewer(db):
     """Dashboard staff who may look at orders but not cancel them."""
     return factories.create_user("viewer@example.com", is_staff=True, perms=["order.view_order"])

@@ -79,7 +79,8 @@ def worker(broker):
 
 
 @pytest.fixture
-def erp(settings):
+def worker_erp(settings):
+    """The fake ERP for real workers: more attempts with short pauses, no customer e-mails."""
     with FakeERP() as server:
         settings.OSCAR_ORDERCANCEL_PROCESSORS = [server.processor_entry()]
         settings.OSCAR_ORDERCANCEL_RETRY = FAST_RETRY
@@ -88,7 +89,8 @@ def erp(settings):
 
 
 @pytest.fixture
-def staff(db):
+def delivery_staff(db):
+    """Staff who may cancel (``delivery-staff@example.com``)."""
     return factories.create_user("delivery-staff@example.com", is_staff=True,
                                  perms=["oscar_ordercancel.cancel_order"])
 
@@ -127,38 +129,38 @@ def keys():
     return set(CancelJob.objects.values_list("idempotency_key", flat=True))
 
 
-def test_every_job_reaches_the_erp_exactly_once(worker, erp, staff):
-    cancel_orders(staff, 20)
+def test_every_job_reaches_the_erp_exactly_once(worker, worker_erp, delivery_staff):
+    cancel_orders(delivery_staff, 20)
     assert wait_for(lambda: states() == ["succeeded"] * 20, seconds=WAIT), states()
-    assert set(erp.accepted) == keys() and set(erp.accepted.values()) == {1}
-    assert erp.bad_signatures == 0
-    payload = erp.payloads[next(iter(erp.accepted))]
+    assert set(worker_erp.accepted) == keys() and set(worker_erp.accepted.values()) == {1}
+    assert worker_erp.bad_signatures == 0
+    payload = worker_erp.payloads[next(iter(worker_erp.accepted))]
     assert payload["job"] == "OrderCancel" and payload["version"] == 1
 
 
-def test_a_flaky_erp_still_gets_every_job_once(worker, erp, staff, beat):
-    erp.mode, erp.failure_rate = "flaky", 0.3
-    cancel_orders(staff, 30)
+def test_a_flaky_erp_still_gets_every_job_once(worker, worker_erp, delivery_staff, beat):
+    worker_erp.mode, worker_erp.failure_rate = "flaky", 0.3
+    cancel_orders(delivery_staff, 30)
     assert wait_for(lambda: states() == ["succeeded"] * 30, seconds=WAIT, tick=beat), states()
-    assert set(erp.accepted) == keys() and set(erp.accepted.values()) == {1}
-    assert sum(erp.received.values()) > 30  # some deliveries failed and were retried
+    assert set(worker_erp.accepted) == keys() and set(worker_erp.accepted.values()) == {1}
+    assert sum(worker_erp.received.values()) > 30  # some deliveries failed and were retried
     assert CancelJob.objects.filter(attempts__gt=1).exists()
 
 
 def test_an_erp_down_past_the_budget_leaves_failed_jobs_that_retry_now_delivers(
-        worker, erp, staff, settings, beat):
+        worker, worker_erp, delivery_staff, settings, beat):
     settings.OSCAR_ORDERCANCEL_RETRY = {"max_attempts": 3, "backoff": 0.05, "backoff_max": 0.1}
-    erp.mode = "down"
-    cancel_orders(staff, 5)
+    worker_erp.mode = "down"
+    cancel_orders(delivery_staff, 5)
     assert wait_for(lambda: states() == ["failed"] * 5, seconds=WAIT, tick=beat), states()
     assert set(CancelJob.objects.values_list("attempts", flat=True)) == {3}
-    assert not erp.accepted and set(erp.received.values()) == {3}
+    assert not worker_erp.accepted and set(worker_erp.received.values()) == {3}
 
-    erp.mode = "ok"
+    worker_erp.mode = "ok"
     for job in CancelJob.objects.all():
-        retry_job(job, user=staff)
+        retry_job(job, user=delivery_staff)
     assert wait_for(lambda: states() == ["succeeded"] * 5, seconds=WAIT), states()
-    assert set(erp.accepted) == keys() and set(erp.accepted.values()) == {1}
+    assert set(worker_erp.accepted) == keys() and set(worker_erp.accepted.values()) == {1}
 
 
 def _free_port() -> int:
@@ -181,7 +183,7 @@ def _port_open(port: int) -> bool:
 
 
 @pytest.mark.celery
-def test_cancellations_commit_while_the_broker_is_down_and_are_delivered_after(erp, staff):
+def test_cancellations_commit_while_the_broker_is_down_and_are_delivered_after(worker_erp, delivery_staff):
     port = _free_port()
     broker = _redis_server(port)
     app = make_app(f"redis://127.0.0.1:{port}/0")
@@ -192,17 +194,17 @@ def test_cancellations_commit_while_the_broker_is_down_and_are_delivered_after(e
         broker.terminate()
         broker.wait(10)
         began = time.monotonic()
-        cancellations = [cancel_order(order, user=staff) for order in orders]
+        cancellations = [cancel_order(order, user=delivery_staff) for order in orders]
         elapsed = time.monotonic() - began
         assert OrderCancellation.objects.filter(pk__in=[c.pk for c in cancellations]).count() == 100
-        assert states() == ["pending"] * 100 and not erp.received
+        assert states() == ["pending"] * 100 and not worker_erp.received
         assert elapsed < 45  # one request paid for the broker's absence, the others did not
 
         broker = _redis_server(port)
         with running(app):
             call_command("ordercancel_dispatch", "--grace", "0")
             assert wait_for(lambda: states() == ["succeeded"] * 100, seconds=WAIT), states()
-        assert set(erp.accepted) == keys() and set(erp.accepted.values()) == {1}
+        assert set(worker_erp.accepted) == keys() and set(worker_erp.accepted.values()) == {1}
     finally:
         previous.set_current()
         broker.terminate()
@@ -221,47 +223,48 @@ deliver_cancel_jobs(json.loads(sys.argv[1]))
 """
 
 
-def test_a_job_whose_worker_is_killed_mid_call_is_delivered_after_its_lease(broker, erp, staff, beat):
-    [cancellation] = cancel_orders(staff, 1)  # its wake-up waits in the queue: no worker yet
+def test_a_job_whose_worker_is_killed_mid_call_is_delivered_after_its_lease(
+        broker, worker_erp, delivery_staff, beat):
+    [cancellation] = cancel_orders(delivery_staff, 1)  # its wake-up waits in the queue: no worker yet
     job = CancelJob.objects.get(cancellation=cancellation)
 
     # A worker process takes the job, calls the ERP, which never answers; the process is killed.
-    erp.mode = "hang"
+    worker_erp.mode = "hang"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
            "PGDATABASE": connection.settings_dict["NAME"],
-           "ORDERCANCEL_TEST_PROCESSORS": json.dumps([erp.processor_entry(timeout=2)])}
+           "ORDERCANCEL_TEST_PROCESSORS": json.dumps([worker_erp.processor_entry(timeout=2)])}
     proc = subprocess.Popen([sys.executable, "-c", KILLABLE_WORKER, json.dumps([job.pk])], env=env,
                             cwd=Path(__file__).resolve().parent.parent)
     try:
-        assert wait_for(lambda: erp.received[job.idempotency_key] == 1, seconds=30)
+        assert wait_for(lambda: worker_erp.received[job.idempotency_key] == 1, seconds=30)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-    erp.mode = "ok"
+    worker_erp.mode = "ok"
     job.refresh_from_db()
     assert job.state == "running" and job.lease_expires_at  # held by a dead worker
 
     with running(broker):  # the queued wake-up finds the job leased: it waits for the lease
         assert wait_for(lambda: states() == ["succeeded"], seconds=WAIT, tick=beat), states()
-    assert erp.accepted == {job.idempotency_key: 1}
+    assert worker_erp.accepted == {job.idempotency_key: 1}
     assert list(job.attempt_log.values_list("outcome", flat=True)) == ["succeeded", "lost"]
 
 
 def test_a_worker_never_delivers_a_declined_request_and_tells_a_confirmed_one_as_done(
-        worker, erp, staff, settings, beat):
+        worker, worker_erp, delivery_staff, settings, beat):
     """Request mode, the ERP down: staff settle the requests while their jobs wait (or run)."""
     from oscar_ordercancel.services import confirm_cancellation, reject_cancellation
 
     settings.OSCAR_ORDERCANCEL_MODE = "request"
     settings.OSCAR_ORDERCANCEL_RETRY = {"max_attempts": 50, "backoff": 2, "backoff_max": 2}
-    erp.mode = "down"
-    requests = cancel_orders(staff, 5)
-    assert wait_for(lambda: all(erp.received[key] for key in keys()), seconds=WAIT, tick=beat)
+    worker_erp.mode = "down"
+    requests = cancel_orders(delivery_staff, 5)
+    assert wait_for(lambda: all(worker_erp.received[key] for key in keys()), seconds=WAIT, tick=beat)
     declined, confirmed = requests[:3], requests[3:]
     for cancellation in declined:
-        reject_cancellation(cancellation, reason="Kept", user=staff)
+        reject_cancellation(cancellation, reason="Kept", user=delivery_staff)
     for cancellation in confirmed:
-        confirm_cancellation(cancellation, user=staff)
+        confirm_cancellation(cancellation, user=delivery_staff)
 
     def jobs_of(cancellations):
         return CancelJob.objects.filter(cancellation__in=cancellations)
@@ -269,13 +272,13 @@ def test_a_worker_never_delivers_a_declined_request_and_tells_a_confirmed_one_as
     # a job that was being called when its request was declined comes back, and is not sent
     assert wait_for(lambda: set(jobs_of(declined).values_list("state", flat=True)) == {"not_sent"},
                     seconds=WAIT, tick=beat)
-    erp.mode = "ok"
+    worker_erp.mode = "ok"
     assert wait_for(lambda: set(jobs_of(confirmed).values_list("state", flat=True)) == {"succeeded"},
                     seconds=WAIT, tick=beat)
     for __ in range(3):  # a few more rounds of the dispatcher: nothing else is delivered
         time.sleep(2.1)
         beat()
     told = set(jobs_of(confirmed).values_list("idempotency_key", flat=True))
-    assert set(erp.accepted) == told
-    assert {erp.payloads[key]["cancellation"]["state"] for key in told} == {"completed"}
+    assert set(worker_erp.accepted) == told
+    assert {worker_erp.payloads[key]["cancellation"]["state"] for key in told} == {"completed"}
     assert set(jobs_of(declined).values_list("state", flat=True)) == {"not_sent"}

@@ -5,12 +5,15 @@ import re
 import pytest
 from django.contrib.sites.models import Site
 from django.urls import reverse
+from oscar.core.loading import get_model
 
 from oscar_ordercancel import conf
-from oscar_ordercancel.services import cancel_order, reject_cancellation
+from oscar_ordercancel.services import cancel_order, confirm_cancellation, reject_cancellation
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+
+Order = get_model("order", "Order")
 
 
 def parts(mail) -> tuple[str, str]:
@@ -160,3 +163,38 @@ def test_an_email_template_may_show_statuses_for_one_query(order, staff, mailout
     reads = [q for q in queries.captured_queries
              if q["sql"].startswith('SELECT "oscar_ordercancel_orderstatusmapping"')]
     assert len(reads) == 1
+
+
+def test_the_text_email_shows_the_comment_as_written_and_the_html_escapes_it(
+        order, customer, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_order(order, user=customer, channel="customer", comment="<script>x</script> & co")
+    message = mailoutbox[0]
+    assert "<script>x</script> & co" in message.body
+    assert "&lt;" not in message.body
+    html = message.alternatives[0][0]
+    assert "&lt;script&gt;" in html and "<script>x" not in html
+
+
+def test_emails_link_to_the_orders_own_site(order, customer, mailoutbox, django_capture_on_commit_callbacks):
+    other = Site.objects.create(domain="shop-two.test", name="Shop two")
+    Order.objects.filter(pk=order.pk).update(site=other)
+    order.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_order(order, user=customer, channel="customer")
+    body = mailoutbox[0].body
+    assert "://shop-two.test/accounts/orders/" in body
+    assert Site.objects.get_current().domain not in body
+
+
+def test_a_confirmation_honours_the_original_notify_customer(order, staff, settings, mailoutbox,
+                                                             django_capture_on_commit_callbacks):
+    settings.OSCAR_ORDERCANCEL_MODE = "request"
+    with django_capture_on_commit_callbacks(execute=True):
+        cancellation = cancel_order(order, user=staff, notify_customer=False)
+    assert cancellation.notify_customer is False
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm_cancellation(cancellation)
+    order.refresh_from_db()
+    assert order.status == "Cancelled"
+    assert mailoutbox == []

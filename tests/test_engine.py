@@ -17,6 +17,7 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 StockRecord = get_model("partner", "StockRecord")
 Source = get_model("payment", "Source")
+StockAlert = get_model("partner", "StockAlert")
 
 
 def lines_of(order):
@@ -355,3 +356,18 @@ def test_the_email_is_recorded_even_if_staff_deleted_its_event_type(
         cancel_order(order, user=staff)
     assert len(mailoutbox) == 1
     assert order.communication_events.filter(event_type__code="ORDER_CANCELLED").count() == 1
+
+
+def test_releasing_allocations_closes_low_stock_alerts(customer, staff):
+    order = factories.place_order(customer, [("10.00", 4)], num_in_stock=5)
+    record = order.lines.get().stockrecord
+    record.low_stock_threshold = 2
+    record.save()  # Oscar's receiver opens an alert: 5 in stock - 4 allocated = 1 < 2
+    assert StockAlert.objects.filter(stockrecord=record, status=StockAlert.OPEN).count() == 1
+
+    cancel_order(order, user=staff)
+
+    record.refresh_from_db()
+    assert record.num_allocated == 0
+    assert not StockAlert.objects.filter(stockrecord=record, status=StockAlert.OPEN).exists()
+    assert StockAlert.objects.filter(stockrecord=record, status=StockAlert.CLOSED).count() == 1

@@ -273,6 +273,28 @@ def test_shipped_and_complete_orders_say_so(order, staff):
     assert decision.params == {"stage": "complete", "status": "Complete"}
 
 
+def test_each_refusal_has_its_true_words(customer):
+    shipped = factories.place_order(customer, [("4.00", 1)])
+    factories.ship(shipped, shipped.lines.get(), 1)
+    shipped.set_status("Being processed")
+    shipped.set_status("Shipped")
+    complete = factories.place_order(customer)
+    for status in ("Being processed", "Shipped", "Complete"):
+        complete.set_status(status)
+    processing = factories.place_order(customer)
+    processing.set_status("Being processed")
+    cancelled = factories.place_order(customer)
+    cancel_order(cancelled, user=None)
+
+    def words(order):
+        return can_cancel(order, customer, channel="customer").message
+
+    assert "shipped" in words(shipped) and "prepared" not in words(shipped)
+    assert "complete" in words(complete)
+    assert "being prepared" in words(processing)
+    assert "already been cancelled" in words(cancelled)
+
+
 def test_a_blocked_status_in_a_batch_of_decisions_costs_no_extra_query(customer, staff):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

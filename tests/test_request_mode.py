@@ -7,12 +7,7 @@ from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.policy import can_cancel
 from oscar_ordercancel.services import cancel_order, confirm_cancellation, reject_cancellation
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def request_mode(settings):
-    settings.OSCAR_ORDERCANCEL_MODE = "request"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("request_mode")]
 
 
 def lines_of(order):

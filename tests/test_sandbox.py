@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.sites.models import Site
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from oscar.core.loading import get_model
 
@@ -24,6 +26,7 @@ from oscar_ordercancel.policy import can_cancel
 
 pytestmark = pytest.mark.django_db
 Order = get_model("order", "Order")
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_demo_data_has_orders_in_every_status_and_prints_logins():
@@ -83,6 +86,26 @@ def test_the_demo_staff_login_reaches_every_staff_screen(client):
     start = client.post(reverse("dashboard:order-list"), {
         "action": "cancel_selected_orders", "selected_order": [pending.pk]})
     assert client.get(start.url).status_code == 200
+
+
+def test_the_sandbox_serves_links_on_its_port_and_prints_the_guest_order_page(client):
+    out = StringIO()
+    call_command("load_demo_data", "--port", "8100", stdout=out)
+    printed = out.getvalue()
+    assert Site.objects.get_current().domain == "127.0.0.1:8100"
+    assert "http://127.0.0.1:8100/dashboard/orders/" in printed
+    guest_line = next(line for line in printed.splitlines() if "guest order page" in line)
+    email, path = guest_line.split("enter ", 1)[1].split("): http://127.0.0.1:8100", 1)
+    guest = Client()
+    form = guest.get(path, follow=True)  # Oscar asks for the order's e-mail address first
+    assert form.status_code == 200 and form.redirect_chain
+    page = guest.post(form.redirect_chain[-1][0], {"email": email}, follow=True)
+    assert page.status_code == 200 and "Cancel order" in page.content.decode()
+    makefile = (DOCS.parent / "Makefile").read_text()
+    assert "sandbox.run --port $(PORT)" in makefile and "load_demo_data --port $(PORT)" in makefile
+    from sandbox.run import server_command
+
+    assert server_command(8100)[-2:] == ["runserver", "127.0.0.1:8100"]
 
 
 # -- logging and the worker (what `make sandbox` runs) ---------------------------------------

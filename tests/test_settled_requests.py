@@ -24,31 +24,15 @@ from oscar_ordercancel.services import (
     retry_job,
 )
 from tests import factories
-from tests.erp import FakeERP
+from tests.conftest import FAST_RETRY
 
 pytestmark = pytest.mark.django_db
 
-FAST_RETRY = {"max_attempts": 3, "backoff": 0, "backoff_max": 0}
 LOG = {"name": "warehouse", "class": "oscar_ordercancel.processors.LoggingProcessor", "options": {}}
 
 
 @pytest.fixture
-def clerk(db):
-    return factories.create_user("clerk@example.com", is_staff=True,
-                                 perms=["order.view_order", "oscar_ordercancel.cancel_order"])
-
-
-@pytest.fixture
-def erp(settings):
-    with FakeERP() as server:
-        settings.OSCAR_ORDERCANCEL_MODE = "request"
-        settings.OSCAR_ORDERCANCEL_PROCESSORS = [server.processor_entry()]
-        settings.OSCAR_ORDERCANCEL_RETRY = FAST_RETRY
-        yield server
-
-
-@pytest.fixture
-def waiting(order, customer, erp):
+def waiting(order, customer, erp, request_mode):
     """A customer's request whose job waits for a retry: the ERP was down."""
     erp.mode = "down"
     cancellation = cancel_order(order, user=customer, channel="customer")
@@ -132,7 +116,7 @@ def test_retry_now_and_resend_refuse_a_declined_requests_job_and_say_why(
     assert not erp.accepted
 
 
-def test_a_failed_job_of_a_declined_request_is_not_sent_either(order, customer, erp, settings):
+def test_a_failed_job_of_a_declined_request_is_not_sent_either(order, customer, erp, request_mode, settings):
     erp.mode = "down"
     settings.OSCAR_ORDERCANCEL_RETRY = {"max_attempts": 1, "backoff": 0, "backoff_max": 0}
     cancellation = cancel_order(order, user=customer, channel="customer")
@@ -222,7 +206,7 @@ def test_the_dispatcher_finishes_jobs_of_a_declined_request_instead_of_waking_th
 
 
 def test_when_one_processor_declines_the_others_waiting_job_is_not_sent(
-        client, clerk, order, customer, erp, settings):
+        client, clerk, order, customer, erp, request_mode, settings):
     settings.OSCAR_ORDERCANCEL_PROCESSORS = [erp.processor_entry(), LOG]
     erp.mode = "reject"
     cancellation = cancel_order(order, user=customer, channel="customer")
@@ -240,7 +224,7 @@ def test_when_one_processor_declines_the_others_waiting_job_is_not_sent(
 
 
 def test_a_processor_that_accepted_before_another_declined_goes_on_the_attention_list(
-        order, customer, erp, settings):
+        order, customer, erp, request_mode, settings):
     settings.OSCAR_ORDERCANCEL_PROCESSORS = [erp.processor_entry(), LOG]
     cancellation = cancel_order(order, user=customer, channel="customer")
     warehouse = cancellation.jobs.get(processor="warehouse")
@@ -295,7 +279,7 @@ def test_an_erp_that_refuses_a_request_confirmed_by_hand_goes_on_the_attention_l
 
 
 def test_a_job_running_when_staff_confirm_sends_the_confirmation_on_its_next_attempt(
-        order, customer, erp):
+        order, customer, erp, request_mode):
     erp.mode = "down"
     cancellation = cancel_order(order, user=customer, channel="customer")
     [claimed] = delivery.claim()
@@ -308,7 +292,8 @@ def test_a_job_running_when_staff_confirm_sends_the_confirmation_on_its_next_att
     assert erp.payloads[job.idempotency_key]["cancellation"]["state"] == "completed"
 
 
-def test_resending_a_confirmed_requests_job_says_the_cancellation_is_done(order, customer, erp):
+def test_resending_a_confirmed_requests_job_says_the_cancellation_is_done(
+        order, customer, erp, request_mode):
     cancellation = cancel_order(order, user=customer, channel="customer")
     delivery.deliver()  # the ERP accepts; every processor did: confirmed
     cancellation.refresh_from_db()

@@ -35,7 +35,7 @@ def group_permissions(name=GROUP) -> set[str]:
 
 
 @pytest.fixture
-def clerk(db):
+def member(db):
     """A user with no permission at all, not even staff: the command does the rest."""
     user = factories.create_user("clerk@example.com")
     run("--user", "clerk@example.com")
@@ -67,7 +67,7 @@ def test_the_group_has_what_the_staff_screens_check_and_no_more(db):
     assert "partner.dashboard_access" not in group_permissions()
 
 
-def test_a_member_passes_the_permission_check_of_every_staff_screen(clerk):
+def test_a_member_passes_the_permission_check_of_every_staff_screen(member):
     screens = staff_screens()
     names = {name for name, __ in screens}
     assert {"dashboard:order-list", "dashboard:order-detail",
@@ -77,13 +77,13 @@ def test_a_member_passes_the_permission_check_of_every_staff_screen(clerk):
             "ordercancel_dashboard:ordercancel-settings-site"} <= names
     if settings.USE_FORKS:
         assert {"dashboard:order-cancel", "dashboard:order-bulk-cancel"} <= names
-    refused = [name for name, permissions in screens if not check_permissions(clerk, permissions)]
+    refused = [name for name, permissions in screens if not check_permissions(member, permissions)]
     assert refused == []
 
 
-def test_a_member_opens_every_staff_screen_and_cancels(client, clerk, order, customer):
-    assert clerk.is_staff
-    client.force_login(clerk)
+def test_a_member_opens_every_staff_screen_and_cancels(client, member, order, customer):
+    assert member.is_staff
+    client.force_login(member)
     other = cancel_order(factories.place_order(customer), user=customer, channel="api")
     job = CancelJob.objects.create(cancellation=other, processor="erp", idempotency_key="k-1",
                                    payload={})
@@ -119,7 +119,7 @@ def test_a_member_opens_every_staff_screen_and_cancels(client, clerk, order, cus
     assert done.status_code == 302
     order.refresh_from_db()
     assert order.status == "Cancelled"
-    assert order.cancellations.get().user == clerk
+    assert order.cancellations.get().user == member
 
 
 def test_running_it_twice_changes_nothing_and_says_so(db):

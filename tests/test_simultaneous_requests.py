@@ -1,4 +1,6 @@
-"""Two submits at once, and a lock held too long: never a 500, nothing half done (issue 6.4).
+"""Simultaneous requests: two submits at once, two staff users at once, and a lock held too long.
+
+Never a 500, nothing half done.
 
 These run on PostgreSQL and, in ``make test``, again on a file-based SQLite database
 with the sandbox's options (``transaction_mode = IMMEDIATE``, a timeout) and
