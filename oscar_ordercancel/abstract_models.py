@@ -461,8 +461,3 @@ class AbstractCancellationBatchRow(models.Model):
 
     def __str__(self) -> str:
         return _("Row %(row)s of batch #%(batch)s") % {"row": self.row_number, "batch": self.batch_id}
-
-    @property
-    def is_done(self) -> bool:
-        """Whether the row has its final status."""
-        return bool(self.status)
