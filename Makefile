@@ -62,7 +62,9 @@ sandbox: sandbox-data
 # tests of simultaneous requests run once more on a file-based SQLite database, and
 # the tests of the PostgreSQL-only paths (marked pg_paths in tests/conftest.py) once
 # more with psycopg2 instead of psycopg 3. The tested installation guide builds shops of
-# every configuration itself, so it runs in the first pass only.
+# every configuration itself, so it runs in the first pass only. Last, a shop's fork of the
+# core app that replaces a model (tests/ordercancel_fork, ORDERCANCEL_MODEL_FORK=1): its
+# migrations checked, and tests/model_fork_tests.py, which only that pass runs.
 test: venv
 	@status=0; \
 	echo "==> ruff check ."; \
@@ -81,6 +83,11 @@ test: venv
 	ORDERCANCEL_DB=sqlite-file $(PYTHON) -m pytest -m shared_db $(PYTEST_ARGS) || status=1; \
 	echo "==> pytest -m pg_paths (ORDERCANCEL_PG_DRIVER=psycopg2: the PostgreSQL-only paths on psycopg2)"; \
 	ORDERCANCEL_PG_DRIVER=psycopg2 $(PYTHON) -m pytest -m pg_paths $(PYTEST_ARGS) || status=1; \
+	echo "==> makemigrations --check (ORDERCANCEL_MODEL_FORK=1: a shop's fork of the core app)"; \
+	ORDERCANCEL_MODEL_FORK=1 ORDERCANCEL_DB=sqlite $(PYTHON) -m django makemigrations --check --dry-run \
+		--settings=tests.settings || status=1; \
+	echo "==> pytest tests/model_fork_tests.py (ORDERCANCEL_MODEL_FORK=1: OrderCancellation replaced)"; \
+	ORDERCANCEL_MODEL_FORK=1 $(PYTHON) -m pytest tests/model_fork_tests.py $(PYTEST_ARGS) || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED"; else echo "make test: all passed"; fi; \
 	exit $$status
 

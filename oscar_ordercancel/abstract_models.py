@@ -1,4 +1,16 @@
-"""Abstract models: a shop forks ``oscar_ordercancel`` and subclasses these to replace one."""
+"""Abstract models: a shop forks ``oscar_ordercancel`` and subclasses these to replace one.
+
+The fork is built as Oscar's ``oscar_fork_app`` builds one: an app config that subclasses
+``oscar_ordercancel.apps.OrderCancelConfig`` with the fork's own ``name`` (the label stays
+``oscar_ordercancel``) and takes its place in ``INSTALLED_APPS``; a ``models.py`` that
+defines the replaced model on its abstract class and then does
+``from oscar_ordercancel.models import *``; the package's migrations copied, followed by
+the fork's own. The package's folder is then no longer an installed app, so the fork
+also lists its template tag libraries and management commands as one-line modules that
+import them, and the settings name its ``templates`` (in ``TEMPLATES["DIRS"]``),
+``static`` (``STATICFILES_DIRS``) and ``locale`` (``LOCALE_PATHS``) folders.
+``tests/ordercancel_fork`` is such a fork; ``make test`` runs the package against it.
+"""
 
 from __future__ import annotations
 
@@ -449,8 +461,3 @@ class AbstractCancellationBatchRow(models.Model):
 
     def __str__(self) -> str:
         return _("Row %(row)s of batch #%(batch)s") % {"row": self.row_number, "batch": self.batch_id}
-
-    @property
-    def is_done(self) -> bool:
-        """Whether the row has its final status."""
-        return bool(self.status)

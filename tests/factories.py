@@ -63,7 +63,7 @@ def ship(order, line, quantity, event="Shipped"):
 
 def snapshot(order):
     """Everything a cancellation may touch, to assert that nothing changed."""
-    from oscar_ordercancel.models import OrderCancellation
+    OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
 
     order.refresh_from_db()
     lines = list(order.lines.select_related("stockrecord").order_by("pk"))

@@ -6,12 +6,17 @@
 (Django prefers psycopg 3 whenever it can import it); the default, ``psycopg``, is psycopg 3.
 ``ORDERCANCEL_PG_SERVER_BINDING=1`` turns on psycopg 3's server-side binding (Django's
 ``server_side_binding`` option).
+``ORDERCANCEL_MODEL_FORK=1`` installs a shop's fork of the core app that replaces a model
+(``tests/ordercancel_fork``) in place of ``oscar_ordercancel``; ``make test`` runs
+``tests/model_fork_tests.py`` with it.
 """
 
 import importlib.abc
 import os
 import sys
 import tempfile
+from importlib.util import find_spec
+from pathlib import Path
 
 from sandbox.settings import *  # noqa: F401,F403
 
@@ -95,6 +100,20 @@ elif DB_MODE == "sqlite-file":
     }
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+
+#: A shop's fork of the core app in place of the package's (``tests/ordercancel_fork``).
+MODEL_FORK = os.environ.get("ORDERCANCEL_MODEL_FORK") == "1"
+if MODEL_FORK:
+    INSTALLED_APPS = [  # noqa: F405
+        "tests.ordercancel_fork.apps.OrderCancelConfig" if app == "oscar_ordercancel.apps.OrderCancelConfig"
+        else app for app in INSTALLED_APPS  # noqa: F405
+    ]
+    # The package's folder is no longer an installed app: its templates (which must still
+    # override Oscar's, as template DIRS do), static files and translations are named here.
+    _PACKAGE = Path(find_spec("oscar_ordercancel").origin).parent
+    TEMPLATES = [{**TEMPLATES[0], "DIRS": [*TEMPLATES[0]["DIRS"], _PACKAGE / "templates"]}]  # noqa: F405
+    STATICFILES_DIRS = [_PACKAGE / "static"]
+    LOCALE_PATHS = [_PACKAGE / "locale"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

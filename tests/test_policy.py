@@ -122,6 +122,42 @@ def test_partner_users_cancel_only_orders_of_their_partners(customer):
     assert factories.snapshot(theirs) == before
 
 
+def test_pinned_partners_answer_without_a_query_inside_the_block_only(customer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from oscar.core.loading import get_model
+
+    from oscar_ordercancel.policy import load_context, pinned_partners
+    from oscar_ordercancel.policy.rules import evaluate
+
+    Partner = get_model("partner", "Partner")
+    ours = factories.place_order(customer, [("10.00", 1)], partner="Acme")
+    theirs = factories.place_order(customer, [("10.00", 1)], partner="Globex")
+    partner_user = factories.create_user("acme@example.com", is_staff=True,
+                                         perms=["partner.dashboard_access"])
+    acme, globex = Partner.objects.get(name="Acme"), Partner.objects.get(name="Globex")
+    acme.users.add(partner_user)
+    contexts = [load_context(ours), load_context(theirs)]
+
+    def decide():
+        with CaptureQueriesContext(connection) as captured:
+            codes = [evaluate(ctx, partner_user, channel="batch").code for ctx in contexts]
+        return codes, len(captured)
+
+    decide()  # the permission cache fills here
+    assert decide() == (["ok", "partner_lines"], 2)  # one query per decision for the partners
+    with CaptureQueriesContext(connection) as captured, pinned_partners(partner_user) as ids:
+        assert ids == {acme.pk} and len(captured) == 1
+        assert decide() == (["ok", "partner_lines"], 0)
+        assert not [name for name in vars(partner_user) if "ordercancel" in name]  # nothing hidden on it
+        with pinned_partners(partner_user, [globex.pk]):
+            assert decide() == (["partner_lines", "ok"], 0)
+        other = factories.create_user("other-partner@example.com", is_staff=True,
+                                      perms=["partner.dashboard_access"])
+        assert evaluate(contexts[0], other, channel="batch").code == "partner_lines"  # not pinned
+    assert decide() == (["ok", "partner_lines"], 2)
+
+
 def test_anonymous_users_are_not_owners(order):
     from django.contrib.auth.models import AnonymousUser
 

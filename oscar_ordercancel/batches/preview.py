@@ -22,8 +22,7 @@ from oscar_ordercancel.conf import get_setting, reason_choices
 from oscar_ordercancel.db.bulk import copy_insert
 from oscar_ordercancel.db.transactions import without_jit
 from oscar_ordercancel.limits import MAX_INTEGER, check_length, limit
-from oscar_ordercancel.policy import actor_role, evaluate, load_contexts
-from oscar_ordercancel.policy.rules import partner_ids
+from oscar_ordercancel.policy import actor_role, evaluate, load_contexts, pinned_partners
 
 CancellationBatch = get_model("oscar_ordercancel", "CancellationBatch")
 CancellationBatchRow = get_model("oscar_ordercancel", "CancellationBatchRow")
@@ -39,11 +38,8 @@ def pinned_actor(user) -> Iterator[None]:
     if user is None or actor_role(user, Channel.BATCH) != "partner":
         yield
         return
-    user._ordercancel_partner_ids = partner_ids(user)
-    try:
+    with pinned_partners(user):
         yield
-    finally:
-        del user._ordercancel_partner_ids
 
 
 class RowError(Exception):

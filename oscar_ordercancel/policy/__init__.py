@@ -12,7 +12,12 @@ from oscar_ordercancel.policy.decision import (
     Decision,
     message_for,
 )
-from oscar_ordercancel.policy.rules import actor_role, evaluate, is_cancelling_staff
+from oscar_ordercancel.policy.rules import (
+    actor_role,
+    evaluate,
+    is_cancelling_staff,
+    pinned_partners,
+)
 
 __all__ = [
     "CUSTOMER_MESSAGES",
@@ -28,6 +33,7 @@ __all__ = [
     "load_context",
     "load_contexts",
     "message_for",
+    "pinned_partners",
 ]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -63,12 +65,35 @@ def _check_actor(ctx: CancellationContext, user, role: str) -> Decision | None:
     return None
 
 
-def partner_ids(user) -> set[int]:
-    """The partners ``user`` manages (a batch pins them on the user for its run)."""
-    pinned = getattr(user, "_ordercancel_partner_ids", None)
-    if pinned is not None:
-        return pinned
-    return set(user.partners.values_list("pk", flat=True))
+#: The partners pinned by ``pinned_partners`` for the code running now: ``(user pk, ids)``.
+#: A context variable, so each thread (and each asyncio task) has its own, and it ends
+#: with the ``with`` block that set it.
+_pinned_partners: ContextVar[tuple[int, frozenset[int]] | None] = ContextVar(
+    "ordercancel_pinned_partners", default=None)
+
+
+def partner_ids(user) -> frozenset[int]:
+    """The ids of the partners ``user`` manages: one query, unless ``pinned_partners`` pinned them."""
+    pinned = _pinned_partners.get()
+    if pinned is not None and pinned[0] == user.pk:
+        return pinned[1]
+    return frozenset(user.partners.values_list("pk", flat=True))
+
+
+@contextmanager
+def pinned_partners(user, ids: Iterable[int] | None = None) -> Iterator[frozenset[int]]:
+    """Within the block, the policy takes ``user``'s partners to be ``ids`` without asking the database.
+
+    For a run that decides many orders for one partner user (a CSV batch decides every
+    row): their partners are read once, when the block starts (or given as ``ids``),
+    instead of once per decision. Yields the pinned ids. Blocks nest; the innermost wins.
+    """
+    pinned = frozenset(partner_ids(user) if ids is None else ids)
+    token = _pinned_partners.set((user.pk, pinned))
+    try:
+        yield pinned
+    finally:
+        _pinned_partners.reset(token)
 
 
 def _check_status(ctx: CancellationContext) -> Decision | None:

@@ -8,11 +8,6 @@ from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.processors.base import CancelProcessor
 
 
-def configured_names() -> list[str]:
-    """The names of the configured processors, in settings order."""
-    return [entry["name"] for entry in get_setting("OSCAR_ORDERCANCEL_PROCESSORS")]
-
-
 def get_processor(name: str) -> CancelProcessor | None:
     """An instance of the processor configured as ``name``, or None if there is none."""
     for entry in get_setting("OSCAR_ORDERCANCEL_PROCESSORS"):

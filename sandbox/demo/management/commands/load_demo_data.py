@@ -35,7 +35,6 @@ from oscar.core.loading import get_class, get_model
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.jobs.outbox import wake_ups_held
-from oscar_ordercancel.models import OrderStatusMapping
 from oscar_ordercancel.services import cancel_order
 
 ProductClass = get_model("catalogue", "ProductClass")
@@ -48,6 +47,7 @@ Country = get_model("address", "Country")
 ShippingAddress = get_model("order", "ShippingAddress")
 ShippingEventType = get_model("order", "ShippingEventType")
 PaymentEventType = get_model("order", "PaymentEventType")
+OrderStatusMapping = get_model("oscar_ordercancel", "OrderStatusMapping")
 Source = get_model("payment", "Source")
 SourceType = get_model("payment", "SourceType")
 OrderCreator = get_class("order.utils", "OrderCreator")

@@ -1,0 +1,1 @@
+from oscar_ordercancel.admin import *  # noqa: F401,F403

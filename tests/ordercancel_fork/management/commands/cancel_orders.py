@@ -1,0 +1,1 @@
+from oscar_ordercancel.management.commands.cancel_orders import Command  # noqa: F401

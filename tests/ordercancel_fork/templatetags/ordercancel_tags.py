@@ -1,0 +1,1 @@
+from oscar_ordercancel.templatetags.ordercancel_tags import register  # noqa: F401
