@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 
 from django.utils import timezone
 from oscar.core.loading import get_model
@@ -10,31 +11,32 @@ from oscar.core.loading import get_model
 from oscar_ordercancel.db.bulk import bulk_set
 
 
-def releasable(line, quantity: int) -> int:
-    """How much of ``quantity`` is still allocated on the line (0 if untracked or released)."""
-    if line.allocation_cancelled or not line.stockrecord_id:
-        return 0
-    tracks = getattr(line, "_tracks_stock", None)
-    if tracks is None:  # a line not loaded by load_context
-        tracks = line.stockrecord is not None and line.stockrecord.can_track_allocations
-    if not tracks:
+def releasable(line, quantity: int, *, tracks_stock: bool) -> int:
+    """How much of ``quantity`` is still allocated on the line (0 if untracked or released).
+
+    ``tracks_stock``: whether the line's product class tracks stock, as the policy's
+    facts say (``CancellationContext.tracks_stock(line)``).
+    """
+    if not tracks_stock or line.allocation_cancelled or not line.stockrecord_id:
         return 0
     return min(quantity, line.num_allocated or 0)
 
 
-def release_allocations(lines_by_id: dict, quantities: dict[int, int]) -> dict[int, int]:
+def release_allocations(lines_by_id: dict, quantities: dict[int, int], *,
+                        stock_tracked: Collection[int]) -> dict[int, int]:
     """Lower the lines' and stock records' allocations; return the released quantity per line.
 
-    The lines must already be locked. Stock records are locked in primary-key
-    order so that concurrent cancellations sharing products cannot deadlock.
-    The caller saves the lines (``num_allocated`` / ``allocation_cancelled``).
+    ``stock_tracked``: the ids of the lines whose product class tracks stock. The
+    lines must already be locked. Stock records are locked in primary-key order
+    so that concurrent cancellations sharing products cannot deadlock. The
+    caller saves the lines (``num_allocated`` / ``allocation_cancelled``).
     """
     StockRecord = get_model("partner", "StockRecord")
     released: dict[int, int] = {}
     per_record: dict[int, int] = defaultdict(int)
     for pk, qty in quantities.items():
         line = lines_by_id[pk]
-        amount = releasable(line, qty)
+        amount = releasable(line, qty, tracks_stock=pk in stock_tracked)
         if amount <= 0:
             continue
         released[pk] = amount

@@ -37,6 +37,8 @@ class CancellationContext:
     pending_request: bool = False
     debited: Decimal = ZERO
     sources: list | None = None
+    #: Ids of the lines whose product class tracks stock (their allocations can be released).
+    stock_tracked: frozenset[int] = frozenset()
     extra: dict = field(default_factory=dict)
 
     @property
@@ -47,6 +49,10 @@ class CancellationContext:
             cached = (self.lines, {line.pk: line for line in self.lines})
             self.extra["_lines_by_id"] = cached
         return cached[1]
+
+    def tracks_stock(self, line) -> bool:
+        """Whether ``line``'s product class tracks stock (so its allocation can be released)."""
+        return line.pk in self.stock_tracked
 
     def cancellable_quantity(self, line) -> int:
         """Unshipped, not yet cancelled quantity of a line whose status allows it."""
@@ -148,6 +154,7 @@ def load_contexts(orders, *, lock: bool = False) -> dict[int, CancellationContex
             pending_request=bool(first and first._pending),
             debited=(getattr(first, "_debited", None) if first else None) or ZERO,
             sources=sources[order.pk] if lock else None,
+            stock_tracked=frozenset(line.pk for line in own if line._tracks_stock),
         )
     return contexts
 
