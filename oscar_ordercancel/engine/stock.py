@@ -55,7 +55,7 @@ def release_stock_records(amounts: dict[int, int]) -> None:
     The records are locked in primary-key order, so that concurrent cancellations
     sharing products cannot deadlock. On PostgreSQL one statement locks, writes and
     reads back the records with their open alerts; elsewhere a query locks and reads
-    them, one writes them and one reads their alerts.
+    them, ``bulk_set`` writes them and one query reads their alerts.
     """
     StockRecord = get_model("partner", "StockRecord")
     alias = router.db_for_write(StockRecord)
