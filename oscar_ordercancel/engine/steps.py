@@ -5,8 +5,8 @@ A cancellation is a :class:`CancelRequest` taken through these steps in one tran
 
 1. :func:`check_arguments`: the reason is offered on the channel, the comment and the note
    are within their limits (before any lock is taken).
-2. :func:`lock_orders`, then the policy's ``load_contexts(orders, lock=True)``: the order
-   rows, then their lines and payment sources, locked.
+2. The order rows locked (:func:`lock_orders` for a chunk), then the policy's
+   ``load_contexts(orders, lock=True)``: their lines and payment sources, locked.
 3. :func:`decide`: the policy again under the locks, plus the engine's own refusals.
    What it allows becomes an :class:`Accepted`.
 4. :func:`announce`: ``order_cancellation_requested``; a receiver may veto.
