@@ -101,6 +101,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--goal", type=float, default=0.75)
+    parser.add_argument("--goal-three", type=float, default=0.35,
+                        help="engine at most this times the naive time on three-line orders")
+    parser.add_argument("--goal-one", type=float, default=0.8,
+                        help="engine at most this times the naive time on one-line orders")
+    parser.add_argument("--max-queries", type=float, default=10,
+                        help="engine at most this many queries per order (one- and three-line)")
     parser.add_argument("--jobs", type=int, default=5000, help="cancel jobs to drain")
     parser.add_argument("--batch-goal", type=float, default=25.0,
                         help="batch path at least this many times the naive loop's orders/s")
@@ -114,7 +120,7 @@ def main() -> int:
     # As the deployment docs recommend: workers keep their database connection.
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    ratio, delivery = None, None
+    engine, delivery = None, None
     try:
         staff = factories.create_user("bench-staff@example.com", is_staff=True,
                                       perms=["oscar_ordercancel.cancel_order"])
@@ -124,9 +130,9 @@ def main() -> int:
               f"engine = services.cancel_order (lock, policy, record, signals, e-mail queued); "
               f"naive = EventHandler.handle_order_status_change + cancel_stock_allocations")
         n = args.orders
-        ratio, batch_ok, preview_ok = 0.0, True, True
+        engine, batch_ok, preview_ok = None, True, True
         if args.only in (None, "engine"):
-            ratio = run_engine(staff, customer, records, n)
+            engine = run_engine(staff, customer, records, n)
         if args.only in (None, "delivery"):
             from bench import delivery as delivery_bench
 
@@ -149,23 +155,32 @@ def main() -> int:
                            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         connection.creation.destroy_test_db(old_name, verbosity=0)
         purge_queued_emails()
-    ok = ratio <= args.goal and batch_ok and preview_ok and (delivery is None or delivery["ok"])
-    if args.only in (None, "engine"):
-        verdict = "OK" if ratio <= args.goal else "ABOVE GOAL"
-        print(f"\nGoal: engine at most {args.goal:.2f}x the naive time per order: {verdict} ({ratio:.2f})")
+    engine_ok = True
+    if engine is not None:
+        print()
+        engine_ok = engine_verdict(engine, args)
+    ok = engine_ok and batch_ok and preview_ok and (delivery is None or delivery["ok"])
     if args.only in (None, "batches"):
         print(f"Goal: batch path >= {args.batch_goal:g}x the naive loop: {'OK' if batch_ok else 'MISSED'}; "
               f"preview under 20 s and 150 MB: {'OK' if preview_ok else 'MISSED'}")
     return 0 if ok else 1
 
 
-def run_engine(staff, customer, records, n: int) -> float:
-    """The single-order engine against the naive loop; returns the first time ratio."""
-    ratio = report(
-        f"{n} three-line orders, one by one",
-        run_pair(staff, make_orders(customer, records, n, 3, "E3"),
-                 make_orders(customer, records, n, 3, "N3")),
-    )
+def run_engine(staff, customer, records, n: int) -> dict:
+    """The single-order engine against the naive loop, on three-line and one-line orders.
+
+    Returns ``{"three": (ratio, queries/order), "one": (ratio, queries/order)}`` of the
+    first two tables (the goals); the others show the e-mail sent inline and query growth.
+    """
+    # First use in this process (the staff user's permission cache, Celery's connection to
+    # its broker) is not what an order costs: warm both ways up on a few orders.
+    run_pair(staff, make_orders(customer, records, 5, 3, "EW"), make_orders(customer, records, 5, 3, "NW"))
+    figures = {}
+    for key, n_lines, words in (("three", 3, "three-line"), ("one", 1, "one-line")):
+        totals = run_pair(staff, make_orders(customer, records, n, n_lines, f"E{n_lines}"),
+                          make_orders(customer, records, n, n_lines, f"N{n_lines}"))
+        figures[key] = (report(f"{n} {words} orders, one by one", totals),
+                        totals["engine"]["queries"] / totals["engine"]["orders"])
     from celery import current_app
 
     current_app.conf.task_always_eager = True
@@ -175,13 +190,29 @@ def run_engine(staff, customer, records, n: int) -> float:
                  make_orders(customer, records, n // 5, 3, "NI")),
     )
     current_app.conf.task_always_eager = False
-    for n_lines in (1, 10):
-        report(
-            f"{n // 10} {n_lines}-line orders (query growth with lines)",
-            run_pair(staff, make_orders(customer, records, n // 10, n_lines, f"E{n_lines}"),
-                     make_orders(customer, records, n // 10, n_lines, f"N{n_lines}")),
-        )
-    return ratio
+    report(
+        f"{n // 10} 10-line orders (query growth with lines)",
+        run_pair(staff, make_orders(customer, records, n // 10, 10, "E10"),
+                 make_orders(customer, records, n // 10, 10, "N10")),
+    )
+    return figures
+
+
+def engine_verdict(figures: dict, args) -> bool:
+    """Print the engine's goals with their figures; return whether all are met."""
+    ok = True
+    for key, words, goal in (("three", "three-line", args.goal_three),
+                             ("one", "one-line", args.goal_one)):
+        ratio, queries = figures[key]
+        met = ratio <= goal and queries <= args.max_queries
+        ok = ok and met
+        print(f"Goal: engine on {words} orders at most {goal:.2f}x the naive time and at most "
+              f"{args.max_queries:g} queries/order: {'OK' if met else 'MISSED'} "
+              f"({ratio:.2f}x, {queries:.2f} queries/order)")
+    three = figures["three"][0]
+    print(f"Goal: engine at most {args.goal:.2f}x the naive time per order (three-line): "
+          f"{'OK' if three <= args.goal else 'ABOVE GOAL'} ({three:.2f})")
+    return ok and three <= args.goal
 
 
 if __name__ == "__main__":

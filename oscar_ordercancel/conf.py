@@ -64,7 +64,11 @@ def effective_settings(site=None) -> EffectiveSettings:
     """Merge the site's (a Site or id) ``CancellationSettings`` field by field over Django's."""
     from oscar.core.loading import get_model
 
-    row = get_model("oscar_ordercancel", "CancellationSettings").for_site(site)
+    return merged_settings(get_model("oscar_ordercancel", "CancellationSettings").for_site(site))
+
+
+def merged_settings(row) -> EffectiveSettings:
+    """Merge a ``CancellationSettings`` row (or ``None``) field by field over Django's settings."""
     statuses = get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES")
     allow = get_setting("OSCAR_ORDERCANCEL_ALLOW_CUSTOMER_CANCELLATION")
     window = get_setting("OSCAR_ORDERCANCEL_CUSTOMER_WINDOW")

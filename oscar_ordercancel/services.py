@@ -5,9 +5,11 @@ refund=False, channel=None, on_behalf_of=None, notify_customer=None)`` cancels a
 order, or ``lines`` (``{line: quantity}``) of it, and returns the ``OrderCancellation``.
 It raises ``CancellationError`` and changes nothing when refused or when any step fails.
 ``cancel_many(requests)`` is its batch form: a list of ``CancelRequest``, one
-``CancelOutcome`` each. ``preview_cancellation(facts, decision, refund=...)`` says
-what a cancellation would do (stock released, amounts voided and refunded), computed
-by the engine's own steps, and changes nothing.
+``CancelOutcome`` each; ``CancelRequest`` is the one request shape of both.
+``preview_cancellation(facts, decision, refund=...)`` says what a cancellation would
+do (stock released, amounts voided and refunded), computed by the engine's own steps,
+and changes nothing. ``is_applying(order)`` says whether the engine itself is moving
+``order``'s status right now (the order fork's ``EventHandler`` lets such a change through).
 
 In request mode, ``confirm_cancellation(cancellation)`` and
 ``reject_cancellation(cancellation, reason=...)`` settle a requested cancellation.
@@ -29,6 +31,7 @@ from oscar_ordercancel.engine.batch import CancelOutcome, CancelRequest, cancel_
 from oscar_ordercancel.engine.cancel import cancel_order, confirm_cancellation, reject_cancellation
 from oscar_ordercancel.engine.preview import Preview, preview_cancellation
 from oscar_ordercancel.engine.resubmit import resubmit_lines, resubmit_order
+from oscar_ordercancel.engine.steps import is_applying
 from oscar_ordercancel.jobs.delivery import deliver_due as deliver_due_jobs
 from oscar_ordercancel.jobs.delivery import dispatch as dispatch_jobs
 from oscar_ordercancel.jobs.monitor import (
@@ -49,7 +52,7 @@ from oscar_ordercancel.policy import can_cancel
 
 __all__ = ["CancelOutcome", "CancelRequest", "Preview", "attention_list", "can_cancel",
            "cancel_many", "cancel_order", "confirm_cancellation", "deliver_due_jobs",
-           "delivery_summaries", "dispatch_jobs", "failing_processors", "give_up_job", "job_counts",
-           "job_note", "may_give_up", "may_resend", "may_retry", "preview_cancellation",
+           "delivery_summaries", "dispatch_jobs", "failing_processors", "give_up_job", "is_applying",
+           "job_counts", "job_note", "may_give_up", "may_resend", "may_retry", "preview_cancellation",
            "reject_cancellation", "resend_job", "resubmit_lines", "resubmit_order", "retry_job",
            "waiting_requests"]

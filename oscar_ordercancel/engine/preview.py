@@ -38,7 +38,8 @@ def preview_cancellation(facts, decision, *, refund: bool) -> Preview:
     preview = Preview(full=decision.full, value=cancelled_value(lines_by_id, quantities))
     for pk, qty in quantities.items():
         line = lines_by_id[pk]
-        preview.rows.append({"line": line, "quantity": qty, "stock": releasable(line, qty)})
+        preview.rows.append({"line": line, "quantity": qty, "stock": releasable(
+            line, qty, tracks_stock=facts.tracks_stock(line))})
     Source = get_model("payment", "Source")
     sources = list(Source.objects.filter(order=facts.order).select_related("source_type").order_by("pk"))
     plan = get_payment_handler().plan(facts.order, sources, lines_by_id, quantities,

@@ -58,11 +58,10 @@ class CancellationEventHandlerMixin:
         from oscar_ordercancel.conf import get_setting
         from oscar_ordercancel.exceptions import CancellationError, StatusChangeRefused
         from oscar_ordercancel.policy import message_for
-        from oscar_ordercancel.services import cancel_order
+        from oscar_ordercancel.services import cancel_order, is_applying
 
         cancelled = get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS")
-        if (new_status != cancelled or order.status == cancelled
-                or getattr(order, "_ordercancel_applying", False)):
+        if new_status != cancelled or order.status == cancelled or is_applying(order):
             return super().handle_order_status_change(order, new_status, note_msg=note_msg)
         try:
             cancel_order(order, user=self.user, note=note_msg or "", channel=self.ordercancel_channel)
@@ -72,5 +71,5 @@ class CancellationEventHandlerMixin:
         order.refresh_from_db()
 
     # The engine's own changes pass straight through to Oscar's: it may write them in bulk
-    # (``oscar_ordercancel.engine.batch.BULK_SAFE_ATTRIBUTE``).
+    # (``oscar_ordercancel.engine.steps.BULK_SAFE_ATTRIBUTE``).
     handle_order_status_change.ordercancel_bulk_safe = True

@@ -3,8 +3,8 @@
 One query reads the orders' lines with everything the policy needs as
 annotations (shipped and cancelled quantities, stock tracking, a pending request,
 the money debited, whether the status mapping forbids cancelling and its display
-name); one more reads
-each site's settings. The engine adds the payment sources under its locks.
+name, the site's cancellation settings). Under the engine's locks, one more
+locks and reads the payment sources of the orders that have any.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Exists, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models import Exists, F, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from oscar.core.loading import get_model
 
-from oscar_ordercancel.conf import EffectiveSettings, effective_settings, get_setting
+from oscar_ordercancel.conf import EffectiveSettings, effective_settings, get_setting, merged_settings
 
 ZERO = Decimal("0.00")
 
@@ -37,6 +37,8 @@ class CancellationContext:
     pending_request: bool = False
     debited: Decimal = ZERO
     sources: list | None = None
+    #: Ids of the lines whose product class tracks stock (their allocations can be released).
+    stock_tracked: frozenset[int] = frozenset()
     extra: dict = field(default_factory=dict)
 
     @property
@@ -47,6 +49,10 @@ class CancellationContext:
             cached = (self.lines, {line.pk: line for line in self.lines})
             self.extra["_lines_by_id"] = cached
         return cached[1]
+
+    def tracks_stock(self, line) -> bool:
+        """Whether ``line``'s product class tracks stock (so its allocation can be released)."""
+        return line.pk in self.stock_tracked
 
     def cancellable_quantity(self, line) -> int:
         """Unshipped, not yet cancelled quantity of a line whose status allows it."""
@@ -69,8 +75,16 @@ class CancellationContext:
         return get_payment_handler().amount_debited(self.order, self.sources)
 
 
-def _line_facts(*, debited: bool = True):
-    """Annotations that carry every per-line and per-order fact the policy reads."""
+#: The lookup of a line's site settings row (``CancellationSettings``, one per site).
+_SETTINGS = "order__site__cancellation_settings__"
+
+
+def _line_facts(*, debited: bool = True, sources: bool = False):
+    """Annotations that carry every per-line and per-order fact the policy reads.
+
+    ``debited``: the money debited, as one figure; ``sources``: whether the order
+    has payment sources at all (the engine then locks and reads them).
+    """
     from oscar_ordercancel.payment import get_payment_handler
     OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
     OrderCancellationLine = get_model("oscar_ordercancel", "OrderCancellationLine")
@@ -104,9 +118,54 @@ def _line_facts(*, debited: bool = True):
         "_status_display": Subquery(OrderStatusMapping.objects.filter(
             status=OuterRef("order__status")).values("display_name")[:1]),
     }
+    facts.update({
+        "_settings_pk": F(_SETTINGS + "pk"),
+        "_settings_statuses": F(_SETTINGS + "cancellable_statuses"),
+        "_settings_allow": F(_SETTINGS + "allow_customer_cancellation"),
+        "_settings_window": F(_SETTINGS + "customer_window"),
+    })
     if debited:
         facts["_debited"] = get_payment_handler().debited_subquery(OuterRef("order_id"))
+    if sources:
+        facts["_has_sources"] = Exists(
+            get_model("payment", "Source").objects.filter(order_id=OuterRef("order_id")))
     return facts
+
+
+def _site_settings(order, first_line) -> EffectiveSettings:
+    """The settings in force for ``order``, from its first line's facts (else read now)."""
+    if first_line is None or order.site_id is None:  # no site: the current site's
+        return effective_settings(order.site_id)
+    row = None
+    if first_line._settings_pk is not None:
+        row = get_model("oscar_ordercancel", "CancellationSettings")(
+            pk=first_line._settings_pk, site_id=order.site_id,
+            cancellable_statuses=first_line._settings_statuses,
+            allow_customer_cancellation=first_line._settings_allow,
+            customer_window=first_line._settings_window)
+    return merged_settings(row)
+
+
+#: The annotated line querysets, built once per process for each combination of what
+#: shapes them (lock, shipped event types, payment handler): building and resolving
+#: a dozen subqueries costs more than running them. Never evaluated themselves: each
+#: load filters (clones) one.
+_FACTS: dict[tuple, object] = {}
+
+
+def _facts_queryset(*, lock: bool):
+    """The lines queryset with every fact annotated (locked ``FOR UPDATE`` with ``lock``)."""
+    codes = get_setting("OSCAR_ORDERCANCEL_SHIPPED_EVENT_TYPES")
+    key = (lock, None if codes is None else tuple(codes),
+           None if lock else get_setting("OSCAR_ORDERCANCEL_PAYMENT_HANDLER"))
+    queryset = _FACTS.get(key)
+    if queryset is None:
+        queryset = get_model("order", "Line").objects.annotate(
+            **_line_facts(debited=not lock, sources=lock)).order_by("pk")
+        if lock:
+            queryset = queryset.select_for_update(of=("self",))
+        _FACTS[key] = queryset
+    return queryset
 
 
 def load_contexts(orders, *, lock: bool = False) -> dict[int, CancellationContext]:
@@ -115,28 +174,25 @@ def load_contexts(orders, *, lock: bool = False) -> dict[int, CancellationContex
     With ``lock`` (the engine), their lines and payment sources are locked
     ``FOR UPDATE`` and the sources are loaded, since the payment handler acts on them.
     """
-    Line = get_model("order", "Line")
     orders = list(orders)
     ids = [o.pk for o in orders]
-    lines = Line.objects.filter(order_id__in=ids).annotate(**_line_facts(debited=not lock))
     sources: dict[int, list] = defaultdict(list)
-    if lock:
-        lines = lines.select_for_update(of=("self",))
     per_order: dict[int, list] = defaultdict(list)
-    for line in lines.order_by("pk"):
+    for line in _facts_queryset(lock=lock).filter(order_id__in=ids):
         per_order[line.order_id].append(line)
-    if lock:
+    if lock:  # the sources of orders that have any (or no lines to tell)
+        paid = [pk for pk in ids if pk not in per_order or per_order[pk][0]._has_sources]
         Source = get_model("payment", "Source")
-        for source in (Source.objects.filter(order_id__in=ids).select_related("source_type")
-                       .select_for_update(of=("self",)).order_by("pk")):
+        for source in (Source.objects.filter(order_id__in=paid).select_related("source_type")
+                       .select_for_update(of=("self",)).order_by("pk") if paid else ()):
             sources[source.order_id].append(source)
     site_settings: dict = {}
     contexts = {}
     for order in orders:
         own = per_order.get(order.pk, [])
-        if order.site_id not in site_settings:
-            site_settings[order.site_id] = effective_settings(order.site_id)
         first = own[0] if own else None
+        if order.site_id not in site_settings:
+            site_settings[order.site_id] = _site_settings(order, first)
         contexts[order.pk] = CancellationContext(
             order=order,
             lines=own,
@@ -148,6 +204,7 @@ def load_contexts(orders, *, lock: bool = False) -> dict[int, CancellationContex
             pending_request=bool(first and first._pending),
             debited=(getattr(first, "_debited", None) if first else None) or ZERO,
             sources=sources[order.pk] if lock else None,
+            stock_tracked=frozenset(line.pk for line in own if line._tracks_stock),
         )
     return contexts
 

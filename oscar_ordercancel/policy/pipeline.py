@@ -18,9 +18,19 @@ def order_pipeline() -> dict:
     return dict(get_model("order", "Order").pipeline or {})
 
 
-def cancel_target_status() -> str:
-    """The status a whole-order cancellation moves to: requested (request mode) or cancelled."""
-    if get_setting("OSCAR_ORDERCANCEL_MODE") == "request":
+def request_mode() -> bool:
+    """Whether cancellations wait for the processors (``OSCAR_ORDERCANCEL_MODE = "request"``)."""
+    return get_setting("OSCAR_ORDERCANCEL_MODE") == "request"
+
+
+def cancel_target_status(*, requested: bool | None = None) -> str:
+    """The status a whole-order cancellation moves to: requested (request mode) or cancelled.
+
+    The one definition of this rule (the checks, the dashboard and the engine use it).
+    ``requested`` gives the mode instead of reading it from the settings (the engine
+    reads it once per cancellation and passes it on).
+    """
+    if request_mode() if requested is None else requested:
         return get_setting("OSCAR_ORDERCANCEL_REQUESTED_STATUS")
     return get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS")
 
