@@ -171,10 +171,11 @@ def _cancel_chunk(requests: Sequence[CancelRequest]) -> list[CancelOutcome]:
     steps._send_line_status_signals(changed)
     _move_many(items, accepted)
     bulk_insert([r for item in items for r in item[3]])
-    with grouping.grouped():  # receivers' after-commit messages: one per chunk
-        for (request, order, *__), (__, __, cancellation, *__) in zip(accepted, items, strict=True):
+    with grouping.grouped():  # receivers' writes and after-commit messages: one per chunk
+        for (request, order, *__), (__, __, cancellation, records, __) in zip(accepted, items,
+                                                                             strict=True):
             signals.order_cancelled.send(
-                sender=Order, order=order, cancellation=cancellation,
+                sender=Order, order=order, cancellation=cancellation, cancelled_lines=records,
                 **steps._done_kwargs(cancellation, request.user, request.notify_customer))
             outcomes[id(request)].cancellation = cancellation
     return [outcomes[id(r)] for r in requests]
