@@ -81,10 +81,11 @@ _JSON_COLUMN = ("ARRAY(SELECT NULLIF(oc_value, 'null'::jsonb) FROM jsonb_array_e
 def bulk_insert(objs: Sequence, *, returning: bool = False) -> None:
     """Insert unsaved instances of one model with one statement.
 
-    On PostgreSQL: one ``INSERT … SELECT * FROM unnest(…)`` with an array per
-    column, instead of ``bulk_create``'s placeholder per value (thousands of
-    rows per statement are then cheap to send, and the statement's parameters
-    are as many as the columns, whatever the number of rows). Every concrete
+    On PostgreSQL: one ``INSERT … SELECT … FROM unnest(…)`` with an array per
+    column (a column with the same value in every row sends it once), instead
+    of ``bulk_create``'s placeholder per value (thousands of rows per statement
+    are then cheap to send, and the statement's parameters are as many as the
+    columns, whatever the number of rows). Every concrete
     field is written, with its default and ``pre_save`` (``auto_now_add``)
     applied, so a forked model with extra fields keeps working. With
     ``returning``, the statement also returns the primary keys the database
@@ -102,20 +103,31 @@ def bulk_insert(objs: Sequence, *, returning: bool = False) -> None:
         return
     fields = insert_fields(model)
     quote = connection.ops.quote_name
-    arrays, params = [], []
-    for f in fields:
+    select, scalars, arrays, array_params, names = [], [], [], [], []
+    for index, f in enumerate(fields):
         values = [f.pre_save(obj, True) for obj in objs]
+        name = f"oc_{index}"
         if isinstance(f, models.JSONField):
             # One JSON document for the column: the drivers would escape every quote of
             # every value to write a jsonb[] literal, which costs more than the insert.
             arrays.append(_JSON_COLUMN)
-            params.append(json.dumps([f.get_prep_value(v) for v in values], cls=f.encoder))
+            array_params.append(json.dumps([f.get_prep_value(v) for v in values], cls=f.encoder))
         else:
+            prepared = [f.get_db_prep_save(v, connection) for v in values]
+            first = prepared[0]
+            if (arrays or index < len(fields) - 1) and all(
+                    type(v) is type(first) and v == first for v in prepared):
+                select.append(f"%s::{sql_type(f, connection)}")  # the same in every row: sent once
+                scalars.append(first)
+                continue
             arrays.append(f"%s::{sql_type(f, connection)}[]")
-            params.append([f.get_db_prep_save(v, connection) for v in values])
+            array_params.append(prepared)
+        select.append(name)
+        names.append(name)
     columns = ", ".join(quote(f.column) for f in fields)
-    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
-           f"SELECT * FROM unnest({', '.join(arrays)})")
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {', '.join(select)} "
+           f"FROM unnest({', '.join(arrays)}) AS oc_rows ({', '.join(names)})")
+    params = scalars + array_params
     if returning:
         sql += f" RETURNING {quote(model._meta.pk.column)}"
     with connection.cursor() as cursor:
