@@ -56,6 +56,9 @@ OSCAR_ORDERCANCEL_DISPATCH_BATCH = 100
 #: A worker that delivered its wake-up's jobs in less than this many seconds goes on
 #: claiming other due jobs (50 at a time) until the time is used; 0 turns this off.
 OSCAR_ORDERCANCEL_WORKER_TOPUP_SECONDS = 1.0
+#: On PostgreSQL a worker claims jobs and records outcomes with one statement each;
+#: False uses the ORM (a short transaction each), as other databases do.
+OSCAR_ORDERCANCEL_DELIVERY_SINGLE_STATEMENTS = True
 #: Characters of a processor's response kept per attempt.
 OSCAR_ORDERCANCEL_ATTEMPT_RESPONSE_CHARS = 2048
 #: Jobs of one processor failing in a row before staff are alerted (dashboard and e-mail).

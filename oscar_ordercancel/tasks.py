@@ -1,4 +1,10 @@
-"""Celery tasks (the ``celery`` extra). Each is idempotent or safe to retry."""
+"""Celery tasks (the ``celery`` extra). Each is idempotent or safe to retry.
+
+One thing is kept from one task to the next, in each worker process:
+:data:`TAKEN_WHILE_TOPPING_UP`, the jobs ``deliver_cancel_jobs`` ran while
+topping up, so that their own wake-ups, when they reach this process, cost no
+query (see :mod:`oscar_ordercancel.jobs.worker`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,10 @@ from smtplib import SMTPException
 from celery import shared_task
 
 from oscar_ordercancel import queue
+from oscar_ordercancel.jobs.worker import TakenJobs
+
+#: This worker process's memory of the jobs it ran while topping up (process state on purpose).
+TAKEN_WHILE_TOPPING_UP = TakenJobs()
 
 
 @shared_task(
@@ -39,7 +49,7 @@ def deliver_cancel_jobs(self, job_ids: list[int], fresh: bool = False) -> int:
 
     eager = self.request.is_eager or self.request.id is None
     topup = 0.0 if eager else float(get_setting("OSCAR_ORDERCANCEL_WORKER_TOPUP_SECONDS") or 0)
-    return len(deliver(job_ids, topup=topup, fresh=fresh))
+    return len(deliver(job_ids, topup=topup, fresh=fresh, taken=TAKEN_WHILE_TOPPING_UP))
 
 
 @shared_task(name=queue.DISPATCH_CANCEL_JOBS, ignore_result=True)

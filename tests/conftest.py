@@ -122,15 +122,6 @@ def pytest_terminal_summary(terminalreporter):
         )
 
 
-@pytest.fixture(autouse=True)
-def _worker_remembers_no_jobs():
-    """Each test starts with a process that has run no job while topping up: a test's rolled-back
-    database (SQLite) gives the same job ids out again, which a real database never does."""
-    from oscar_ordercancel.jobs import delivery
-
-    delivery._taken_fresh.clear()
-
-
 @pytest.fixture
 def customer(db):
     return factories.create_user("customer@example.com")

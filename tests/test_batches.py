@@ -500,3 +500,185 @@ def test_a_batch_writes_the_same_records_as_the_single_engine(staff, customer):
     assert expected["stamped"] and expected["note"][2] == staff.pk
     assert expected["lines"] == [(1, 1, 1), (2, 2, 2)]
     assert records(batched) == expected
+
+
+# -- with cancel processors: a chunk's jobs in one statement, one wake-up per dispatch batch --------
+
+PROCESSORS = [{"name": name, "class": "oscar_ordercancel.processors.LoggingProcessor", "options": {}}
+              for name in ("erp", "warehouse")]
+
+
+@pytest.fixture
+def wake_ups(monkeypatch):
+    """The job ids of each wake-up the outbox publishes (as if a broker were configured)."""
+    from oscar_ordercancel import queue
+
+    sent = []
+
+    def send_task(name, args=(), kwargs=None, **options):
+        if name == queue.DELIVER_CANCEL_JOBS:
+            sent.append((list(args[0]), kwargs))
+
+    monkeypatch.setattr(queue, "celery_configured", lambda: True)
+    monkeypatch.setattr(queue, "send_task", send_task)
+    return sent
+
+
+def previewed(staff, orders, reason="inventory"):
+    batch = upload("order_number,reason\n" + "".join(f"{o.number},{reason}\n" for o in orders), staff)
+    start_batch(batch, enqueue=False)
+    return batch
+
+
+def three_line_orders(customer, n):
+    return [factories.place_order(customer, [("10.00", 1), ("5.00", 2), ("4.00", 1)]) for __ in range(n)]
+
+
+def job_inserts(captured) -> int:
+    from oscar_ordercancel.models import CancelJob
+
+    table = CancelJob._meta.db_table
+    return sum(1 for q in captured if q["sql"].lstrip().upper().startswith("INSERT")
+               and table in q["sql"])
+
+
+def test_a_chunk_writes_its_jobs_with_one_insert_and_one_wake_up_per_dispatch_batch(
+        staff, customer, settings, wake_ups, django_capture_on_commit_callbacks):
+    from oscar_ordercancel.models import CancelJob
+
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = PROCESSORS
+    settings.OSCAR_ORDERCANCEL_DISPATCH_BATCH = 4
+    orders = three_line_orders(customer, 5)
+    batch = previewed(staff, orders)
+    with django_capture_on_commit_callbacks(execute=True), \
+            CaptureQueriesContext(connection) as captured:
+        assert run_batch(batch.pk).succeeded_rows == 5
+        assert wake_ups == []  # nothing is published before the chunk commits
+    assert job_inserts(captured) == 1
+    jobs = list(CancelJob.objects.order_by("pk"))
+    assert len(jobs) == 10
+    assert sorted((job.cancellation.order_id, job.processor) for job in jobs) == sorted(
+        (order.pk, name) for order in orders for name in ("erp", "warehouse"))
+    assert {job.state for job in jobs} == {"pending"}
+    assert len({job.idempotency_key for job in jobs}) == 10
+    assert [len(ids) for ids, __ in wake_ups] == [4, 4, 2]  # ceil(10 / 4) wake-ups
+    assert sorted(pk for ids, __ in wake_ups for pk in ids) == [job.pk for job in jobs]
+    assert all(kwargs == {"fresh": True} for __, kwargs in wake_ups)
+
+
+def test_a_chunk_writes_the_payloads_the_single_engine_writes(staff, customer, settings, wake_ups):
+    """Built from the records in memory, each payload is what the single path's builder reads."""
+    from oscar_ordercancel.jobs.outbox import build_payload
+    from oscar_ordercancel.models import CancelJob, OrderStatusMapping
+
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = PROCESSORS
+    OrderStatusMapping.objects.create(status="Cancelled", erp_status_code="CX")
+    whole = three_line_orders(customer, 2)
+    factories.pay(whole[0])  # voided: the amounts differ from order to order
+    run(previewed(staff, whole))
+    part = factories.place_order(customer, [("10.00", 2), ("5.00", 1)])
+    run(upload(f"order_number,sku,quantity,reason\n{part.number},{sku(part)},1,fraud\n", staff,
+               kind="lines"))
+    jobs = list(CancelJob.objects.select_related("cancellation__order").order_by("pk"))
+    assert len(jobs) == 6
+    for job in jobs:
+        cancellation = job.cancellation
+        expected = build_payload(cancellation.order, cancellation, mode="immediate")
+        assert job.payload == {**expected, "idempotency_key": job.idempotency_key,
+                               "processor": job.processor}
+    payloads = {job.cancellation.order_id: job.payload for job in jobs}
+    assert payloads[whole[0].pk]["amounts"]["voided"] == str(whole[0].total_incl_tax)
+    assert payloads[whole[0].pk]["order"]["erp_status_code"] == "CX"
+    assert [line["quantity"] for line in payloads[whole[1].pk]["lines"]] == [1, 2, 1]
+    assert payloads[part.pk]["lines"][0]["quantity"] == 1
+    assert payloads[part.pk]["cancellation"]["full"] is False
+    assert payloads[part.pk]["reason"] == {"code": "fraud", "label": "Suspected fraud"}
+
+
+def test_a_chunk_whose_jobs_cannot_be_written_rolls_back_and_each_order_writes_one_set(
+        staff, customer, settings, wake_ups, monkeypatch, django_capture_on_commit_callbacks):
+    """The chunk's jobs are written in its transaction: when the write fails, the chunk rolls
+    back with it, and the orders run again one by one, each writing its own jobs once."""
+    from oscar_ordercancel.jobs import outbox
+    from oscar_ordercancel.models import CancelJob
+
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = PROCESSORS
+    orders = three_line_orders(customer, 3)
+    writes = []
+    insert = outbox.bulk_insert
+
+    def failing_once(objs, **kwargs):
+        writes.append(len(objs))
+        if len(writes) == 1:
+            raise RuntimeError("the database refused the chunk's jobs")
+        return insert(objs, **kwargs)
+
+    monkeypatch.setattr(outbox, "bulk_insert", failing_once)
+    batch = previewed(staff, orders)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_batch(batch.pk).succeeded_rows == 3  # the whole chunk failed, then each passed
+    assert writes == [6, 2, 2, 2]
+    jobs = list(CancelJob.objects.order_by("pk"))
+    assert sorted((job.cancellation.order_id, job.processor) for job in jobs) == sorted(
+        (order.pk, name) for order in orders for name in ("erp", "warehouse"))
+    assert OrderCancellation.objects.count() == 3
+    assert sorted(pk for ids, __ in wake_ups for pk in ids) == [job.pk for job in jobs]
+
+
+def test_an_order_that_fails_in_a_chunk_leaves_no_jobs_and_the_others_one_set_each(
+        staff, customer, settings, wake_ups, django_capture_on_commit_callbacks):
+    from oscar_ordercancel.models import CancelJob
+
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = PROCESSORS
+    orders = three_line_orders(customer, 3)
+    broken = orders[1]
+
+    def crash(order, **kwargs):
+        if order.pk == broken.pk:
+            raise RuntimeError("ERP adapter bug")
+
+    signals.order_cancelled.connect(crash, weak=False, dispatch_uid="t-crash-jobs")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            done = run_batch(previewed(staff, orders).pk)
+    finally:
+        signals.order_cancelled.disconnect(dispatch_uid="t-crash-jobs")
+    assert (done.succeeded_rows, done.failed_rows) == (2, 1)
+    jobs = list(CancelJob.objects.order_by("pk"))
+    assert sorted((job.cancellation.order_id, job.processor) for job in jobs) == sorted(
+        (order.pk, name) for order in (orders[0], orders[2]) for name in ("erp", "warehouse"))
+    assert not OrderCancellation.objects.filter(order=broken).exists()
+    assert sorted(pk for ids, __ in wake_ups for pk in ids) == [job.pk for job in jobs]
+
+
+def test_a_batch_with_processors_costs_at_most_a_tenth_of_a_query_more_per_order(
+        staff, customer, settings, wake_ups, django_assert_max_num_queries):
+    n = 30
+
+    def queries(orders) -> int:
+        batch = previewed(staff, orders)
+        with CaptureQueriesContext(connection) as captured:
+            assert run_batch(batch.pk).succeeded_rows == len(orders)
+        return len(captured)
+
+    queries(three_line_orders(customer, 2))  # warm up (content types, site, statuses)
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = []
+    without = queries(three_line_orders(customer, n))
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = PROCESSORS
+    orders = three_line_orders(customer, n)
+    batch = previewed(staff, orders)
+    with django_assert_max_num_queries(without + int(0.1 * n)):
+        assert run_batch(batch.pk).succeeded_rows == n
+
+
+def test_a_batch_inside_wake_ups_held_writes_its_jobs_and_wakes_nobody(
+        staff, customer, settings, wake_ups, django_capture_on_commit_callbacks):
+    from oscar_ordercancel.jobs.outbox import wake_ups_held
+    from oscar_ordercancel.models import CancelJob
+
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = PROCESSORS
+    batch = previewed(staff, three_line_orders(customer, 2))
+    with django_capture_on_commit_callbacks(execute=True), wake_ups_held():
+        run_batch(batch.pk)
+    assert CancelJob.objects.filter(state="pending").count() == 4
+    assert wake_ups == []

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from oscar_ordercancel import signals
 from oscar_ordercancel.jobs import delivery
+from oscar_ordercancel.jobs.worker import TakenJobs
 from oscar_ordercancel.models import CancelJob, CancelJobAttempt
 from oscar_ordercancel.processors import CancelProcessor, RetryableError
 from oscar_ordercancel.services import cancel_order, resend_job
@@ -54,11 +55,12 @@ def entry(cls, name="erp"):
 
 
 @pytest.fixture(params=["statements", "orm"])
-def path(request, monkeypatch):
+def path(request, settings):
     """Run the test on each path the database allows (the ORM path everywhere)."""
     if request.param == "statements" and connection.vendor != "postgresql":
         pytest.skip("the single-statement path is PostgreSQL's; this database uses the ORM path")
-    monkeypatch.setattr(delivery, "SINGLE_STATEMENTS", request.param == "statements")
+    settings.OSCAR_ORDERCANCEL_DELIVERY_SINGLE_STATEMENTS = request.param == "statements"
+    assert delivery.single_statements() is (request.param == "statements")
     CALLS.clear()
     return request.param
 
@@ -182,25 +184,27 @@ def test_a_slow_call_is_written_at_once(path, customer, staff, settings, monkeyp
 def test_a_worker_tops_up_with_due_jobs_and_their_fresh_wake_ups_cost_nothing(
         path, customer, staff, settings, django_assert_num_queries):
     first, *others = pending_jobs(customer, staff, settings, 4)
-    outcomes = delivery.deliver([first.pk], topup=5.0)
+    taken = TakenJobs()  # the worker process's memory (the Celery task keeps one per process)
+    outcomes = delivery.deliver([first.pk], topup=5.0, taken=taken)
     assert len(outcomes) == 4
     assert set(CancelJob.objects.values_list("state", flat=True)) == {"succeeded"}
     assert len(CALLS) == len(set(CALLS)) == 4
     with django_assert_num_queries(0):
-        assert delivery.deliver([others[0].pk], fresh=True, topup=5.0) == []
+        assert delivery.deliver([others[0].pk], fresh=True, topup=5.0, taken=taken) == []
     # that wake-up was the one expected: a second one for the same job asks the database
     with CaptureQueriesContext(connection) as ctx:
-        assert delivery.deliver([others[0].pk], fresh=True, topup=5.0) == []
+        assert delivery.deliver([others[0].pk], fresh=True, topup=5.0, taken=taken) == []
     assert ctx.captured_queries
     assert len(CALLS) == 4
 
 
 def test_a_resend_after_a_top_up_is_delivered(path, customer, staff, settings):
     first, second = pending_jobs(customer, staff, settings, 2)
-    delivery.deliver([first.pk], topup=5.0)
+    taken = TakenJobs()
+    delivery.deliver([first.pk], topup=5.0, taken=taken)
     resend_job(CancelJob.objects.get(pk=second.pk))
     # a resend's wake-up is not fresh: it is never skipped
-    [outcome] = delivery.deliver([second.pk], topup=5.0)
+    [outcome] = delivery.deliver([second.pk], topup=5.0, taken=taken)
     assert outcome.outcome == "succeeded"
     assert CALLS.count(second.idempotency_key) == 2  # delivered again under the same key
 

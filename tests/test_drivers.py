@@ -133,12 +133,18 @@ def test_copy_writes_every_type_as_postgresql_reads_it_back():
 def test_bulk_insert_and_bulk_set_write_nulls_json_dates_and_text(staff, order):
     batch = CancellationBatch.objects.create(user=staff, file_name="x.csv", kind="orders")
     # every row NULL in order, quantity and date_done: arrays of NULLs only, typed by their cast
-    bulk_insert([CancellationBatchRow(batch=batch, row_number=n, raw={"note": AWKWARD, "n": n},
-                                      options={}, preview_status="error", preview_message=AWKWARD)
-                 for n in range(1, 6)])
+    written = [CancellationBatchRow(batch=batch, row_number=n, raw={"note": AWKWARD, "n": n},
+                                    options={}, preview_status="error", preview_message=AWKWARD,
+                                    preview_params={"n": AWKWARD} if n % 2 else None)
+               for n in range(1, 6)]
+    bulk_insert(written, returning=True)
     rows = list(batch.rows.order_by("row_number"))
     assert [(r.row_number, r.raw, r.order_id, r.quantity, r.date_done, r.preview_message) for r in rows] == [
         (n, {"note": AWKWARD, "n": n}, None, None, None, AWKWARD) for n in range(1, 6)]
+    assert [r.preview_params for r in rows] == [{"n": AWKWARD}, None, {"n": AWKWARD}, None, {"n": AWKWARD}]
+    # a JSON value None is SQL NULL, as the ORM writes it
+    assert batch.rows.filter(preview_params__isnull=True).count() == 2
+    assert [r.pk for r in written] == [r.pk for r in rows]  # returning: the keys, in order
 
     # more distinct value sets than bulk_set writes one by one: one UPDATE … FROM (VALUES …)
     when = timezone.now().replace(microsecond=0)

@@ -49,9 +49,7 @@ def bulk_set(objs: Sequence, fields: Sequence[str]) -> None:
         return
     quote = connection.ops.quote_name
     pk_field = meta.pk
-    casts = [pk_field.rel_db_type(connection) if pk_field.is_relation else pk_field.db_type(connection)]
-    casts = ["integer" if "serial" in casts[0] else casts[0]]
-    casts += [f.rel_db_type(connection) if f.is_relation else f.db_type(connection) for f in columns]
+    casts = [sql_type(f, connection) for f in (pk_field, *columns)]
     sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in columns)
     names = ", ".join([quote("pk"), *(quote(f.column) for f in columns)])
     with connection.cursor() as cursor:
@@ -74,14 +72,25 @@ def _hashable(value):
     return value
 
 
-def bulk_insert(objs: Sequence) -> None:
-    """Insert unsaved instances of one model whose primary keys nobody needs back.
+#: A JSON column of :func:`bulk_insert`: its values as one JSON array, made a ``jsonb[]`` in order
+#: (a value ``None`` is SQL NULL, as the ORM writes it).
+_JSON_COLUMN = ("ARRAY(SELECT NULLIF(oc_value, 'null'::jsonb) FROM jsonb_array_elements(%s::jsonb) "
+                "WITH ORDINALITY AS oc_json(oc_value, oc_index) ORDER BY oc_index)")
 
-    On PostgreSQL: one ``INSERT … SELECT * FROM unnest(…)`` with an array per
-    column, instead of ``bulk_create``'s placeholder per value (thousands of
-    rows per statement are then cheap to send). Every concrete field is written,
-    with its default and ``pre_save`` (``auto_now_add``) applied, so a forked
-    model with extra fields keeps working. Elsewhere, ``bulk_create``.
+
+def bulk_insert(objs: Sequence, *, returning: bool = False) -> None:
+    """Insert unsaved instances of one model with one statement.
+
+    On PostgreSQL: one ``INSERT … SELECT … FROM unnest(…)`` with an array per
+    column (a column with the same value in every row sends it once), instead
+    of ``bulk_create``'s placeholder per value (thousands of rows per statement
+    are then cheap to send, and the statement's parameters are as many as the
+    columns, whatever the number of rows). Every concrete
+    field is written, with its default and ``pre_save`` (``auto_now_add``)
+    applied, so a forked model with extra fields keeps working. With
+    ``returning``, the statement also returns the primary keys the database
+    made and sets them on ``objs`` (in their order, as ``bulk_create`` does).
+    Elsewhere, ``bulk_create`` (which sets the keys where the database returns them).
     """
     objs = list(objs)
     if not objs:
@@ -94,13 +103,50 @@ def bulk_insert(objs: Sequence) -> None:
         return
     fields = insert_fields(model)
     quote = connection.ops.quote_name
-    arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+    select, scalars, arrays, array_params, names = [], [], [], [], []
+    for index, f in enumerate(fields):
+        values = [f.pre_save(obj, True) for obj in objs]
+        name = f"oc_{index}"
+        if isinstance(f, models.JSONField):
+            # One JSON document for the column: the drivers would escape every quote of
+            # every value to write a jsonb[] literal, which costs more than the insert.
+            arrays.append(_JSON_COLUMN)
+            array_params.append(json.dumps([f.get_prep_value(v) for v in values], cls=f.encoder))
+        else:
+            prepared = [f.get_db_prep_save(v, connection) for v in values]
+            first = prepared[0]
+            if (arrays or index < len(fields) - 1) and all(
+                    type(v) is type(first) and v == first for v in prepared):
+                select.append(f"%s::{sql_type(f, connection)}")  # the same in every row: sent once
+                scalars.append(first)
+                continue
+            arrays.append(f"%s::{sql_type(f, connection)}[]")
+            array_params.append(prepared)
+        select.append(name)
+        names.append(name)
     columns = ", ".join(quote(f.column) for f in fields)
-    params = [list(column) for column in zip(*(insert_values(obj, fields, connection)
-                                               for obj in objs), strict=True)]
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {', '.join(select)} "
+           f"FROM unnest({', '.join(arrays)}) AS oc_rows ({', '.join(names)})")
+    params = scalars + array_params
+    if returning:
+        sql += f" RETURNING {quote(model._meta.pk.column)}"
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
-                       f"SELECT * FROM unnest({arrays})", params)
+        cursor.execute(sql, params)
+        if returning:
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = pk
+                obj._state.adding, obj._state.db = False, alias
+
+
+def sql_type(field, connection) -> str:
+    """The SQL type a parameter of ``field`` is cast to (``%s::type``) in the package's statements.
+
+    The one way the package casts: the column's type as ``CAST`` writes it (an
+    auto field is its integer type, not ``serial``; a foreign key is its
+    target's type). Explicit casts let psycopg 3 and psycopg2 alike send lists
+    and NULLs without guessing their type.
+    """
+    return field.cast_db_type(connection)
 
 
 def insert_fields(model) -> list:

@@ -131,10 +131,10 @@ def _cancel_chunk(requests: Sequence[CancelRequest]) -> list[CancelOutcome]:
     ]
     steps.complete(items)
     steps.save_cancellation_lines(items)
-    with grouping.grouped():  # receivers' after-commit messages: one per chunk
+    with grouping.grouped():  # receivers' writes and after-commit messages: one per chunk
         for item, done in zip(accepted, items, strict=True):
             steps.send_cancelled(order=done.order, cancellation=done.cancellation,
                                  user=item.request.user, notify_customer=item.request.notify_customer,
-                                 channel=done.cancellation.channel)
+                                 channel=done.cancellation.channel, cancelled_lines=done.records)
             outcomes[id(item.request)].cancellation = done.cancellation
     return [outcomes[id(r)] for r in requests]

@@ -490,8 +490,13 @@ def receiver_kwargs(*, user, notify_customer, channel: str) -> dict:
     return {"user": user, "notify_customer": notify_customer, "role": actor_role(user, channel)}
 
 
-def send_cancelled(*, order, cancellation, user, notify_customer, channel: str) -> None:
-    """``order_cancelled``, inside the transaction, after the change."""
+def send_cancelled(*, order, cancellation, user, notify_customer, channel: str,
+                   cancelled_lines: list | None = None) -> None:
+    """``order_cancelled``, inside the transaction, after the change.
+
+    ``cancelled_lines`` (the ``OrderCancellationLine`` records in memory) spare a
+    receiver the query for them: the outbox builds a batch's job payloads from them.
+    """
     signals.order_cancelled.send(
-        sender=Order, order=order, cancellation=cancellation,
+        sender=Order, order=order, cancellation=cancellation, cancelled_lines=cancelled_lines,
         **receiver_kwargs(user=user, notify_customer=notify_customer, channel=channel))

@@ -12,20 +12,29 @@ A request settled while its jobs wait decides what they do (docs/processors.rst,
 "A request settled while its jobs wait"): a declined request's jobs are never
 claimed and become ``not_sent`` (:func:`withdraw`); a confirmed one's are sent
 with a payload that says so (``outbox.tell_confirmed``).
+
+On PostgreSQL the claim and the outcome are one statement each
+(:mod:`.statements`) unless ``OSCAR_ORDERCANCEL_DELIVERY_SINGLE_STATEMENTS`` is
+off; other databases use the ORM. Both run on the database the router picks
+for writing ``CancelJob``.
+
+This module keeps no state between calls. A worker that tops up remembers the
+jobs it took, so that their own wake-ups cost nothing when they reach it; that
+memory is a :class:`~oscar_ordercancel.jobs.worker.TakenJobs` the caller passes
+(the Celery task keeps one per worker process).
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,6 +44,8 @@ from oscar_ordercancel import queue, signals
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.engine.settlement import settle_request
 from oscar_ordercancel.jobs import statements
+from oscar_ordercancel.jobs.outbox import MODE_REQUEST, broker_is_back, enqueue
+from oscar_ordercancel.jobs.worker import TakenJobs
 from oscar_ordercancel.processors.base import (
     PermanentError,
     ProcessorError,
@@ -46,6 +57,7 @@ from oscar_ordercancel.processors.registry import get_processor
 
 CancelJob = get_model("oscar_ordercancel", "CancelJob")
 CancelJobAttempt = get_model("oscar_ordercancel", "CancelJobAttempt")
+OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +70,7 @@ class Outcome:
     """What one delivery did to one job."""
 
     job_id: int
-    outcome: str  # a CancelJobAttempt.Outcome value
+    outcome: str  # a CancelJobAttempt.Outcome
     error: str = ""
 
 
@@ -84,7 +96,6 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 
 def declined_request() -> Exists:
     """True for a job whose cancellation is a declined request: it is never to be sent."""
-    OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
     return Exists(OrderCancellation.objects.filter(
         pk=OuterRef("cancellation_id"), state=OrderCancellation.State.REJECTED))
 
@@ -100,13 +111,11 @@ def due_q(now, *, pending_only: bool = False) -> Q:
     return pending & Q(~declined_request())
 
 
-#: On PostgreSQL the claim and the outcome are one autocommitted statement each
-#: (:mod:`.statements`); other databases, and tests of that path, use the ORM.
-SINGLE_STATEMENTS = True
-
-
-def _single_statements() -> bool:
-    return SINGLE_STATEMENTS and connection.vendor == "postgresql"
+def single_statements() -> bool:
+    """Whether claims and outcomes are one statement each (:mod:`.statements`): on PostgreSQL,
+    unless ``OSCAR_ORDERCANCEL_DELIVERY_SINGLE_STATEMENTS`` turns it off; else the ORM."""
+    return (bool(get_setting("OSCAR_ORDERCANCEL_DELIVERY_SINGLE_STATEMENTS"))
+            and statements.connection_for(CancelJob).vendor == "postgresql")
 
 
 def claim(job_ids: list[int] | None = None, *, limit: int | None = None,
@@ -119,25 +128,27 @@ def claim(job_ids: list[int] | None = None, *, limit: int | None = None,
     limit = limit or get_setting("OSCAR_ORDERCANCEL_DISPATCH_BATCH")
     lease = now + timedelta(seconds=get_setting("OSCAR_ORDERCANCEL_LEASE_SECONDS"))
     lost_error = _("The worker stopped before reporting (lease expired).")
-    if _single_statements():
+    if single_statements():
         if job_ids is not None and not statements.any_due(CancelJob, job_ids, now):
             return []  # a wake-up whose jobs another worker took (a top-up, say): one read
         return statements.claim(CancelJob, CancelJobAttempt, job_ids, now=now, lease=lease,
                                 limit=limit, lost_error=lost_error, pending_only=pending_only)
+    connection = statements.connection_for(CancelJob)
+    alias = connection.alias
     lock = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
-    with transaction.atomic():
-        queryset = CancelJob.objects.filter(due_q(now, pending_only=pending_only))
+    with transaction.atomic(using=alias):
+        queryset = CancelJob.objects.using(alias).filter(due_q(now, pending_only=pending_only))
         if job_ids is not None:
             queryset = queryset.filter(pk__in=list(job_ids))
         jobs = list(queryset.select_for_update(**lock).order_by("next_attempt_at", "pk")[:limit])
         if not jobs:
             return []
         lost = [job for job in jobs if job.state == CancelJob.State.RUNNING]
-        CancelJob.objects.filter(pk__in=[job.pk for job in jobs]).update(
+        CancelJob.objects.using(alias).filter(pk__in=[job.pk for job in jobs]).update(
             state=CancelJob.State.RUNNING, attempts=F("attempts") + 1, lease_expires_at=lease,
             date_updated=now)
         if lost:  # the worker that held these died or hung past its lease
-            CancelJobAttempt.objects.bulk_create(
+            CancelJobAttempt.objects.using(alias).bulk_create(
                 CancelJobAttempt(job=job, started_at=job.date_updated,
                                  outcome=CancelJobAttempt.Outcome.LOST, error=lost_error)
                 for job in lost)
@@ -159,47 +170,8 @@ def release(jobs) -> None:
 TOPUP_CHUNK = 50
 
 
-class _TakenFresh:
-    """Jobs this process ran on their first attempt while topping up, whose fresh wake-up
-    (the one the outbox sent at commit) may still come here: it then needs no query.
-
-    Only that one message is skipped: every other wake-up (a retry, a resend, the
-    dispatcher's) asks the database. Bounded: the oldest entries are forgotten.
-    """
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        self.ids: OrderedDict[int, None] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def add(self, job_ids) -> None:
-        """Remember ``job_ids``."""
-        with self.lock:
-            for pk in job_ids:
-                self.ids[pk] = None
-            while len(self.ids) > self.size:
-                self.ids.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget every job (the tests: a database rolled back may give its ids out again)."""
-        with self.lock:
-            self.ids.clear()
-
-    def take_all(self, job_ids) -> bool:
-        """Forget ``job_ids`` and return True when every one of them was remembered."""
-        with self.lock:
-            if not job_ids or any(pk not in self.ids for pk in job_ids):
-                return False
-            for pk in job_ids:
-                del self.ids[pk]
-            return True
-
-
-_taken_fresh = _TakenFresh()
-
-
 def deliver(job_ids: list[int] | None = None, *, limit: int | None = None,
-            topup: float = 0.0, fresh: bool = False) -> list[Outcome]:
+            topup: float = 0.0, fresh: bool = False, taken: TakenJobs | None = None) -> list[Outcome]:
     """Claim due jobs (of ``job_ids``, or any) and run each; return what happened.
 
     With ``topup`` (seconds), a worker that got through its own jobs sooner than
@@ -208,9 +180,14 @@ def deliver(job_ids: list[int] | None = None, *, limit: int | None = None,
     broker message per job, and the wake-ups of the jobs it took find nothing
     left to do. A slow processor uses up the time on its own jobs, so the
     backlog of a slow receiver is still spread over every worker.
+
+    ``taken`` is the worker's memory of the jobs it ran while topping up: it
+    notes them there, and a ``fresh`` wake-up (the outbox's own, for new jobs)
+    whose jobs are all in it is dropped without a query. Without it, every
+    wake-up asks the database.
     """
-    if fresh and job_ids and _taken_fresh.take_all(job_ids):
-        return []  # this process already ran them, topping up: their wake-up has no work
+    if fresh and job_ids and taken is not None and taken.take_all(job_ids):
+        return []  # this worker already ran them, topping up: their wake-up has no work
     began = time.monotonic()
     own = claim(job_ids, limit=limit)
     outcomes, complete = _run_batch(own)
@@ -222,7 +199,8 @@ def deliver(job_ids: list[int] | None = None, *, limit: int | None = None,
             break
         more, complete = _run_batch(jobs, until=began + topup)
         # (jobs given back are not among the first len(more): they were never called)
-        _taken_fresh.add(job.pk for job in jobs[:len(more)] if job.attempts == 1)
+        if taken is not None:
+            taken.add(job.pk for job in jobs[:len(more)] if job.attempts == 1)
         outcomes += more
     return outcomes
 
@@ -241,8 +219,6 @@ def _run_batch(jobs, *, until: float | None = None) -> tuple[list[Outcome], bool
     With ``until`` (a ``time.monotonic()`` value, for a top-up), the jobs not
     started by then are given back too.
     """
-    from oscar_ordercancel.jobs.outbox import enqueue
-
     deadline = time.monotonic() + get_setting("OSCAR_ORDERCANCEL_LEASE_SECONDS") - LEASE_MARGIN
     outcomes, waiting, first = [], [], 0.0
     for index, job in enumerate(jobs):
@@ -297,11 +273,6 @@ class _Attempt:
     final: bool
 
 
-def run(job, processor) -> Outcome:
-    """Call the processor for one claimed job and record the outcome and the attempt."""
-    return _record([_attempt(job, processor)])[0]
-
-
 def _attempt(job, processor) -> _Attempt:
     """Call the processor for one claimed job; work out the job's new fields and the attempt."""
     State, Result = CancelJob.State, CancelJobAttempt.Outcome
@@ -346,16 +317,18 @@ def _record(attempts: list[_Attempt]) -> list[Outcome]:
         return []
     # attempts= is the claim's token: a worker whose lease ran out and whose job was
     # claimed again (or given up by staff) must not overwrite the newer state.
-    if _single_statements():
+    if single_statements():
         updated = statements.record([(a.job, a.fields, a.attempt) for a in attempts])
     else:
+        alias = statements.connection_for(CancelJob).alias
         updated = set()
         for a in attempts:
-            with transaction.atomic():
-                if CancelJob.objects.filter(pk=a.job.pk, state=CancelJob.State.RUNNING,
-                                            attempts=a.job.attempts).update(**a.fields):
+            with transaction.atomic(using=alias):
+                if CancelJob.objects.using(alias).filter(
+                        pk=a.job.pk, state=CancelJob.State.RUNNING,
+                        attempts=a.job.attempts).update(**a.fields):
                     updated.add(a.job.pk)
-                a.attempt.save()
+                a.attempt.save(using=alias)
     withdrawn = _withdraw_if_declined([a.job for a in attempts if a.job.pk in updated and a.fields[
         "state"] in (CancelJob.State.PENDING, CancelJob.State.FAILED) and _asks(a.job)])
     outcomes = []
@@ -376,15 +349,16 @@ def _record(attempts: list[_Attempt]) -> list[Outcome]:
 
 def _after(job, outcome: str, result, error, final: bool) -> None:
     """Signals, request-mode settlement and the failure alert, after the outcome committed."""
-    if outcome == "succeeded":
+    Result = CancelJobAttempt.Outcome
+    if outcome == Result.SUCCEEDED:
         signals.cancel_job_succeeded.send(sender=CancelJob, job=job)
-    elif outcome == "rejected":
+    elif outcome == Result.REJECTED:
         signals.cancel_job_rejected.send(sender=CancelJob, job=job, reason=result.reason)
     else:
         signals.cancel_job_failed.send(sender=CancelJob, job=job, error=str(error), final=final)
-    if _asks(job) and outcome in ("succeeded", "rejected"):
+    if _asks(job) and outcome in (Result.SUCCEEDED, Result.REJECTED):
         settle_request(job, result)
-    if outcome == "failed" and job.state == CancelJob.State.FAILED:
+    if outcome == Result.FAILED and job.state == CancelJob.State.FAILED:
         from oscar_ordercancel.jobs.monitor import check_failure_streak
 
         check_failure_streak(job.processor)
@@ -431,8 +405,6 @@ def dispatch(*, grace: float | None = None, limit: int | None = None, inline: bo
         for chunk in chunks:
             deliver(chunk)
         return len(ids)
-    from oscar_ordercancel.jobs.outbox import broker_is_back
-
     for chunk in chunks:
         queue.send_task(queue.DELIVER_CANCEL_JOBS, (chunk,))
     broker_is_back()
@@ -444,8 +416,10 @@ def dispatch(*, grace: float | None = None, limit: int | None = None, inline: bo
 
 def _asks(job) -> bool:
     """Whether the job's payload asks the processor to decide (a request, not yet settled)."""
+    requested = OrderCancellation.State.REQUESTED
     cancellation = job.payload.get("cancellation", {})
-    return cancellation.get("mode") == "request" and cancellation.get("state", "requested") == "requested"
+    return (cancellation.get("mode") == MODE_REQUEST
+            and cancellation.get("state", requested) == requested)
 
 
 def _declined_reason(cancellation_id: int) -> str:
@@ -503,7 +477,6 @@ def _withdraw_if_declined(jobs) -> set[int]:
     """
     if not jobs:
         return set()
-    OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
     withdrawn: set[int] = set()
     ids = {job.cancellation_id for job in jobs}
     with transaction.atomic():

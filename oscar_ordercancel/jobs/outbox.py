@@ -4,6 +4,21 @@ transaction, and a Celery wake-up once it has committed.
 A cancellation and its jobs commit together or not at all. The wake-up may be
 lost (broker down, process killed after commit): ``ordercancel_dispatch`` and
 its beat task sweep up jobs that nobody picked up.
+
+A batch chunk (``order_cancelled`` sent inside :func:`oscar_ordercancel.grouping.grouped`)
+writes the jobs of all its cancellations with one ``INSERT``, inside its
+transaction, when its last signal has been sent; the payloads are built from
+the records the engine has in memory (it passes ``cancelled_lines``), and one
+wake-up goes out per ``OSCAR_ORDERCANCEL_DISPATCH_BATCH`` jobs after commit.
+
+State kept here:
+
+* ``_broker_paused_until`` (process-global, on purpose): after a publish
+  failed, wake-ups are not attempted for ``BROKER_PAUSE_SECONDS`` in this
+  process, so that requests do not each wait for a dead broker; the
+  dispatcher resets it (:func:`broker_is_back`) once it has published.
+* ``_held`` (a context variable, so per thread / asyncio task): set inside
+  :func:`wake_ups_held`.
 """
 
 from __future__ import annotations
@@ -21,13 +36,18 @@ from django.db import transaction
 from django.utils import timezone, translation
 from oscar.core.loading import get_model
 
-from oscar_ordercancel import queue
+from oscar_ordercancel import grouping, queue
 from oscar_ordercancel.conf import get_setting, reason_label
+from oscar_ordercancel.db.bulk import bulk_insert
 
 logger = logging.getLogger(__name__)
 
 #: The version of the payload's JSON shape (documented in docs/processors.rst).
 PAYLOAD_VERSION = 1
+
+#: The payload's ``cancellation.mode``: done at once, or a request the processors decide.
+MODE_IMMEDIATE = "immediate"
+MODE_REQUEST = "request"
 
 
 def new_idempotency_key() -> str:
@@ -41,19 +61,40 @@ def _erp_status_code(status: str) -> str:
         "erp_status_code", flat=True).first() or ""
 
 
+def _erp_status_codes(statuses) -> dict[str, str]:
+    """``{status: ERP status code}`` of ``statuses`` (one query)."""
+    OrderStatusMapping = get_model("oscar_ordercancel", "OrderStatusMapping")
+    return dict(OrderStatusMapping.objects.filter(status__in=set(statuses)).order_by().values_list(
+        "status", "erp_status_code"))
+
+
+def _reason_label(code: str) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return reason_label(code) if code else ""
+
+
 def _money(value) -> str:
     return f"{value:.2f}" if value is not None else "0.00"
 
 
-def build_payload(order, cancellation, *, mode: str) -> dict:
-    """The version-1 payload of ``cancellation``, without its idempotency key."""
+def build_payload(order, cancellation, *, mode: str, records=None, erp_status_code: str | None = None,
+                  label: str | None = None) -> dict:
+    """The version-1 payload of ``cancellation``, without its idempotency key.
+
+    ``records`` (the cancellation's ``OrderCancellationLine`` records, each with
+    its ``line``, in the order they were written), ``erp_status_code`` (of the
+    order's status) and ``label`` (of the reason) are read when not given.
+    """
     from oscar_ordercancel.payment import cancelled_value
 
-    records = list(cancellation.lines.select_related("line").order_by("pk"))
+    if records is None:
+        records = list(cancellation.lines.select_related("line").order_by("pk"))
+    if erp_status_code is None:
+        erp_status_code = _erp_status_code(order.status)
+    if label is None:
+        label = _reason_label(cancellation.reason)
     lines_by_id = {record.line_id: record.line for record in records}
     quantities = {record.line_id: record.quantity for record in records}
-    with translation.override(settings.LANGUAGE_CODE):
-        label = reason_label(cancellation.reason) if cancellation.reason else ""
     return {
         "version": PAYLOAD_VERSION,
         "job": "OrderCancel",
@@ -71,7 +112,7 @@ def build_payload(order, cancellation, *, mode: str) -> dict:
         "order": {
             "number": str(order.number),
             "status": order.status,
-            "erp_status_code": _erp_status_code(order.status),
+            "erp_status_code": erp_status_code,
             "previous_status": cancellation.previous_status,
             "currency": order.currency,
             "total_incl_tax": _money(order.total_incl_tax),
@@ -101,14 +142,13 @@ def build_payload(order, cancellation, *, mode: str) -> dict:
     }
 
 
-def write_jobs(order, cancellation, *, mode: str) -> list:
-    """Create one pending job per configured processor (inside the caller's transaction)."""
+def _processor_names() -> list[str]:
+    return [entry["name"] for entry in get_setting("OSCAR_ORDERCANCEL_PROCESSORS")]
+
+
+def _new_jobs(cancellation, payload: dict, names: list[str], now) -> list:
+    """One unsaved pending job per processor, each with its own idempotency key."""
     CancelJob = get_model("oscar_ordercancel", "CancelJob")
-    names = [entry["name"] for entry in get_setting("OSCAR_ORDERCANCEL_PROCESSORS")]
-    if not names:
-        return []
-    payload = build_payload(order, cancellation, mode=mode)
-    now = timezone.now()
     jobs = []
     for name in names:
         key = new_idempotency_key()
@@ -117,12 +157,76 @@ def write_jobs(order, cancellation, *, mode: str) -> list:
             payload={**payload, "idempotency_key": key, "processor": name},
             date_created=now, next_attempt_at=now,
         ))
-    jobs = CancelJob.objects.bulk_create(jobs)
+    return jobs
+
+
+def write_jobs(order, cancellation, *, mode: str) -> list:
+    """Create one pending job per configured processor (inside the caller's transaction)."""
+    CancelJob = get_model("oscar_ordercancel", "CancelJob")
+    names = _processor_names()
+    if not names:
+        return []
+    payload = build_payload(order, cancellation, mode=mode)
+    jobs = CancelJob.objects.bulk_create(_new_jobs(cancellation, payload, names, timezone.now()))
     if _held.get():
         logger.info("Wake-ups are held: cancel jobs %s wait for the dispatcher",
                     [job.pk for job in jobs])
     else:
         transaction.on_commit(partial(enqueue, [job.pk for job in jobs], fresh=True))
+    return jobs
+
+
+def write_jobs_together(items) -> list:
+    """The jobs of many immediate cancellations (a batch chunk) in one ``INSERT``.
+
+    ``items`` are ``(order, cancellation, records)``, ``records`` being the
+    cancellation's line records with their lines, or ``None`` (then all missing
+    ones are read with one query). Runs inside the chunk's transaction; after
+    commit, one wake-up per ``OSCAR_ORDERCANCEL_DISPATCH_BATCH`` jobs (none
+    inside :func:`wake_ups_held`). A cancellation that already has jobs (a
+    confirmed request) gets none: those waiting are told it is done, as
+    :func:`on_order_cancelled` does for one.
+    """
+    CancelJob = get_model("oscar_ordercancel", "CancelJob")
+    OrderCancellationLine = get_model("oscar_ordercancel", "OrderCancellationLine")
+    names = _processor_names()
+    if not names or not items:
+        return []
+    asked = set(CancelJob.objects.filter(
+        cancellation_id__in=[cancellation.pk for __, cancellation, __ in items]
+    ).values_list("cancellation_id", flat=True).distinct())
+    new = []
+    for order, cancellation, records in items:
+        if cancellation.pk in asked:
+            tell_confirmed(order, cancellation)
+        else:
+            new.append((order, cancellation, records))
+    missing = [cancellation.pk for __, cancellation, records in new if records is None]
+    read: dict[int, list] = {pk: [] for pk in missing}
+    if missing:
+        for record in OrderCancellationLine.objects.filter(cancellation_id__in=missing).select_related(
+                "line").order_by("pk"):
+            read[record.cancellation_id].append(record)
+    codes = _erp_status_codes(order.status for order, __, __ in new)
+    labels: dict[str, str] = {}
+    now = timezone.now()
+    jobs = []
+    for order, cancellation, records in new:
+        if cancellation.reason not in labels:
+            labels[cancellation.reason] = _reason_label(cancellation.reason)
+        payload = build_payload(
+            order, cancellation, mode=MODE_IMMEDIATE,
+            records=read[cancellation.pk] if records is None else records,
+            erp_status_code=codes.get(order.status, ""), label=labels[cancellation.reason])
+        jobs += _new_jobs(cancellation, payload, names, now)
+    bulk_insert(jobs, returning=True)
+    ids = [job.pk for job in jobs if job.pk is not None]
+    if _held.get():
+        logger.info("Wake-ups are held: %d cancel jobs wait for the dispatcher", len(jobs))
+    elif ids:
+        size = int(get_setting("OSCAR_ORDERCANCEL_DISPATCH_BATCH"))
+        for start in range(0, len(ids), size):
+            transaction.on_commit(partial(enqueue, ids[start:start + size], fresh=True))
     return jobs
 
 
@@ -190,7 +294,7 @@ def enqueue(job_ids: list[int], *, fresh: bool = False) -> None:
 def _settled_payload(job, order, cancellation) -> dict:
     """``job``'s payload rebuilt with the cancellation as it is now; same key, same processor."""
     payload = build_payload(order, cancellation, mode=job.payload.get("cancellation", {}).get(
-        "mode", "request"))
+        "mode", MODE_REQUEST))
     return {**payload, "idempotency_key": job.idempotency_key, "processor": job.processor}
 
 
@@ -226,23 +330,28 @@ def refresh_payload(job) -> bool:
     return True
 
 
-def on_order_cancelled(sender, order, cancellation, **kwargs) -> None:
+def on_order_cancelled(sender, order, cancellation, cancelled_lines=None, **kwargs) -> None:
     """``order_cancelled`` receiver: jobs for an immediate cancellation.
 
     A confirmed request already has its jobs (the ERP was asked once): no second
     set is written. Those still waiting (staff confirmed before every processor
     answered) are told that the cancellation is done (:func:`tell_confirmed`).
+    In a batch chunk (inside ``grouping.grouped()``) the chunk's jobs are
+    written together when its signals have all been sent
+    (:func:`write_jobs_together`), from the ``cancelled_lines`` the engine passes.
     """
     if not get_setting("OSCAR_ORDERCANCEL_PROCESSORS"):
+        return
+    if grouping.defer_write(write_jobs_together, (order, cancellation, cancelled_lines)):
         return
     if cancellation.jobs.exists():
         tell_confirmed(order, cancellation)
         return
-    write_jobs(order, cancellation, mode="immediate")
+    write_jobs(order, cancellation, mode=MODE_IMMEDIATE)
 
 
 def on_cancellation_pending(sender, order, cancellation, **kwargs) -> None:
     """``order_cancellation_pending`` receiver: jobs that ask the processors to confirm."""
     if not get_setting("OSCAR_ORDERCANCEL_PROCESSORS"):
         return
-    write_jobs(order, cancellation, mode="request")
+    write_jobs(order, cancellation, mode=MODE_REQUEST)

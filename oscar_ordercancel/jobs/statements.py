@@ -16,29 +16,40 @@ A single statement is atomic on its own, so both keep the guarantees of the
 ORM path in :mod:`oscar_ordercancel.jobs.delivery`, which other
 databases use. The columns come from the models' ``_meta``, and the attempt's
 values from its fields (defaults and ``pre_save`` included), so a forked
-model with extra columns keeps working.
+model with extra columns keeps working. Parameters are cast as every other
+statement of the package casts them (:func:`oscar_ordercancel.db.bulk.sql_type`),
+and the statements run on the database the router picks for writing the job
+model (:func:`connection_for`).
+
+The statements' text is cached per model class and database alias for the
+life of the process (``lru_cache``): it depends on nothing else.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from django.db import connection
+from django.db import connections, router
 
-from oscar_ordercancel.db.bulk import insert_fields, insert_values
+from oscar_ordercancel.db.bulk import insert_fields, insert_values, sql_type
 
 
-def _columns(model) -> dict[str, str]:
+def connection_for(job_model):
+    """The connection the router picks for writing ``job_model`` (the claim and outcome write)."""
+    return connections[router.db_for_write(job_model)]
+
+
+def _columns(model, connection) -> dict[str, str]:
     """Field name -> quoted column, for the model's concrete fields."""
     quote = connection.ops.quote_name
     return {field.name: quote(field.column) for field in model._meta.concrete_fields}
 
 
-def _due(job_model, pending_only: bool) -> str:
+def _due(job_model, pending_only: bool, connection) -> str:
     """The SQL test of a due job (its parameters come from ``_due_params``), as ``due_q``:
     a job of a declined request is never due."""
     quote = connection.ops.quote_name
-    job = _columns(job_model)
+    job = _columns(job_model, connection)
     due = f"{job['state']} = %s AND {job['next_attempt_at']} <= %s"
     if not pending_only:
         due = f"({due}) OR ({job['state']} = %s AND {job['lease_expires_at']} <= %s)"
@@ -57,16 +68,17 @@ def _due_params(job_model, now, pending_only: bool) -> list:
     return [*due, declined]
 
 
-@lru_cache(maxsize=8)
-def claim_sql(job_model, attempt_model, with_ids: bool, pending_only: bool = False) -> str:
-    """The claim statement (see the module docstring) for these model classes.
+@lru_cache(maxsize=16)
+def claim_sql(job_model, attempt_model, with_ids: bool, pending_only: bool, alias: str) -> str:
+    """The claim statement (see the module docstring) for these model classes on ``alias``.
 
     ``pending_only`` leaves out jobs whose lease expired, so that the oldest due
     jobs are read in the order of the ``(state, next_attempt_at)`` index
     instead of sorting every due job.
     """
+    connection = connections[alias]
     quote = connection.ops.quote_name
-    job, pk = _columns(job_model), quote(job_model._meta.pk.column)
+    job, pk = _columns(job_model, connection), quote(job_model._meta.pk.column)
     table = quote(job_model._meta.db_table)
     attempt_fields = insert_fields(attempt_model)
     lost_values = []
@@ -82,7 +94,7 @@ def claim_sql(job_model, attempt_model, with_ids: bool, pending_only: bool = Fal
 WITH picked AS (
     SELECT {pk}, {job['state']} AS oc_old_state, {job['date_updated']} AS oc_old_updated
     FROM {table}
-    WHERE ({_due(job_model, pending_only)}) {ids}
+    WHERE ({_due(job_model, pending_only, connection)}) {ids}
     ORDER BY {job['next_attempt_at']}, {pk}
     LIMIT %s
     FOR UPDATE SKIP LOCKED
@@ -104,6 +116,7 @@ SELECT * FROM claimed ORDER BY {job['next_attempt_at']}, {pk}
 def claim(job_model, attempt_model, job_ids, *, now, lease, limit: int, lost_error: str,
           pending_only: bool = False) -> list:
     """Claim due jobs in one statement; return them (their state as it is now)."""
+    connection = connection_for(job_model)
     State = job_model.State
     lost = attempt_model(started_at=now, outcome=attempt_model.Outcome.LOST, error=lost_error)
     fields = insert_fields(attempt_model)
@@ -114,46 +127,52 @@ def claim(job_model, attempt_model, job_ids, *, now, lease, limit: int, lost_err
     if job_ids is not None:
         params.append(list(job_ids))
     params += [limit, State.RUNNING, lease, now, *lost_params, State.RUNNING]
-    sql = claim_sql(job_model, attempt_model, job_ids is not None, pending_only)
-    return list(job_model.objects.raw(sql, params))
+    sql = claim_sql(job_model, attempt_model, job_ids is not None, pending_only, connection.alias)
+    return list(job_model.objects.raw(sql, params, using=connection.alias))
 
 
-@lru_cache(maxsize=8)
-def any_due_sql(job_model) -> str:
+@lru_cache(maxsize=16)
+def any_due_sql(job_model, alias: str) -> str:
     """A read-only test: is any of the given jobs due?"""
+    connection = connections[alias]
     quote = connection.ops.quote_name
     pk = quote(job_model._meta.pk.column)
     return f"""
 SELECT EXISTS (
     SELECT 1 FROM {quote(job_model._meta.db_table)}
-    WHERE ({_due(job_model, pending_only=False)}) AND {pk} = ANY(%s)
+    WHERE ({_due(job_model, False, connection)}) AND {pk} = ANY(%s)
 )
 """
 
 
 def any_due(job_model, job_ids, now) -> bool:
-    """Whether any of ``job_ids`` is due: cheaper than a claim that finds nothing."""
+    """Whether any of ``job_ids`` is due: cheaper than a claim that finds nothing.
+
+    Asked of the writing database, like the claim it saves: a replica may lag.
+    """
+    connection = connection_for(job_model)
     with connection.cursor() as cursor:
-        cursor.execute(any_due_sql(job_model),
+        cursor.execute(any_due_sql(job_model, connection.alias),
                        [*_due_params(job_model, now, pending_only=False), list(job_ids)])
         return cursor.fetchone()[0]
 
 
 @lru_cache(maxsize=64)
-def outcome_sql(job_model, attempt_model, names: tuple[str, ...], count: int) -> str:
+def outcome_sql(job_model, attempt_model, names: tuple[str, ...], count: int, alias: str) -> str:
     """The outcome statement for ``count`` jobs: attempt INSERTs and guarded job UPDATEs.
 
     Each job's UPDATE only applies while the job is still running under the
     claim that called it (``attempts`` is the claim's token); the statement
     returns the primary keys it updated.
     """
+    connection = connections[alias]
     quote = connection.ops.quote_name
-    job, pk = _columns(job_model), quote(job_model._meta.pk.column)
+    job, pk = _columns(job_model, connection), quote(job_model._meta.pk.column)
     meta = job_model._meta
     attempt_fields = insert_fields(attempt_model)
     row = "(" + ", ".join(["%s"] * len(attempt_fields)) + ")"
-    casts = [meta.pk.cast_db_type(connection), meta.get_field("attempts").cast_db_type(connection)]
-    casts += [meta.get_field(name).cast_db_type(connection) for name in names]
+    casts = [sql_type(field, connection) for field in (
+        meta.pk, meta.get_field("attempts"), *(meta.get_field(name) for name in names))]
     values = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
     aliases = ", ".join(["oc_pk", "oc_attempts"] + [f"oc_{index}" for index in range(len(names))])
     return f"""
@@ -184,6 +203,7 @@ def record(items) -> set:
         groups.setdefault((type(job), type(attempt), tuple(fields)), []).append((job, fields, attempt))
     updated = set()
     for (job_model, attempt_model, names), group in groups.items():
+        connection = connection_for(job_model)
         meta = job_model._meta
         fields_of = [meta.get_field(name) for name in names]
         attempt_fields = insert_fields(attempt_model)
@@ -196,6 +216,7 @@ def record(items) -> set:
                        for field in fields_of]
         params.append(job_model.State.RUNNING)
         with connection.cursor() as cursor:
-            cursor.execute(outcome_sql(job_model, attempt_model, names, len(group)), params)
+            cursor.execute(outcome_sql(job_model, attempt_model, names, len(group), connection.alias),
+                           params)
             updated.update(pk for (pk,) in cursor.fetchall())
     return updated
