@@ -605,15 +605,15 @@ def test_a_chunk_whose_jobs_cannot_be_written_rolls_back_and_each_order_writes_o
     settings.OSCAR_ORDERCANCEL_PROCESSORS = PROCESSORS
     orders = three_line_orders(customer, 3)
     writes = []
-    insert = outbox.bulk_insert
+    insert = outbox.insert_rows
 
-    def failing_once(objs, **kwargs):
-        writes.append(len(objs))
+    def failing_once(model, rows, **kwargs):
+        writes.append(len(rows))
         if len(writes) == 1:
             raise RuntimeError("the database refused the chunk's jobs")
-        return insert(objs, **kwargs)
+        return insert(model, rows, **kwargs)
 
-    monkeypatch.setattr(outbox, "bulk_insert", failing_once)
+    monkeypatch.setattr(outbox, "insert_rows", failing_once)
     batch = previewed(staff, orders)
     with django_capture_on_commit_callbacks(execute=True):
         assert run_batch(batch.pk).succeeded_rows == 3  # the whole chunk failed, then each passed

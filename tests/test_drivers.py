@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from oscar_ordercancel.batches.preview import create_batch
 from oscar_ordercancel.batches.runner import run_batch, start_batch
-from oscar_ordercancel.db.bulk import bulk_insert, bulk_set, copy_from, copy_text
+from oscar_ordercancel.db.bulk import bulk_insert, bulk_set, copy_from, copy_text, insert_rows
 from oscar_ordercancel.db.transactions import cancellation_transaction
 from oscar_ordercancel.jobs import statements
 from oscar_ordercancel.models import CancelJob, CancelJobAttempt, CancellationBatch, CancellationBatchRow
@@ -156,6 +156,33 @@ def test_bulk_insert_and_bulk_set_write_nulls_json_dates_and_text(staff, order):
     bulk_set(rows, ["status", "message", "date_done", "order"])
     assert [(r.status, r.message, r.date_done, r.order_id) for r in batch.rows.order_by("row_number")] == [
         (r.status, r.message, r.date_done, r.order_id) for r in rows]
+
+
+def test_insert_rows_fills_the_other_fields_once_and_returns_the_keys(customer, staff, settings):
+    from oscar.core.loading import get_model
+
+    from oscar_ordercancel.services import cancel_order
+
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = []
+    order = factories.place_order(customer)
+    cancellation = cancel_order(order, user=staff)
+    now = timezone.now()
+    ids = insert_rows(CancelJob, [
+        {"cancellation_id": cancellation.pk, "processor": f"p{n}", "idempotency_key": f"k{n}",
+         "payload": {"note": AWKWARD, "n": n, "none": None}} for n in range(3)
+    ], same={"state": "pending", "date_created": now, "next_attempt_at": now}, returning=True)
+    jobs = list(CancelJob.objects.order_by("pk"))
+    assert [job.pk for job in jobs] == ids
+    assert [(j.processor, j.idempotency_key, j.payload, j.state, j.attempts, j.last_error,
+             j.lease_expires_at, j.date_created, j.next_attempt_at) for j in jobs] == [
+        (f"p{n}", f"k{n}", {"note": AWKWARD, "n": n, "none": None}, "pending", 0, "", None, now, now)
+        for n in range(3)]
+    assert all(job.date_updated is not None for job in jobs)  # auto_now, as a save would
+    # one row: every column is sent once, as a scalar (no array to unnest)
+    OrderNote = get_model("order", "OrderNote")
+    note = OrderNote(order=order, message=AWKWARD, note_type="System")
+    bulk_insert([note], returning=True)
+    assert OrderNote.objects.get(pk=note.pk).message == AWKWARD
 
 
 @pytest.mark.postgres

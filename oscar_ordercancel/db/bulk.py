@@ -72,7 +72,7 @@ def _hashable(value):
     return value
 
 
-#: A JSON column of :func:`bulk_insert`: its values as one JSON array, made a ``jsonb[]`` in order
+#: A JSON column of an insert: its values as one JSON array, made a ``jsonb[]`` in order
 #: (a value ``None`` is SQL NULL, as the ORM writes it).
 _JSON_COLUMN = ("ARRAY(SELECT NULLIF(oc_value, 'null'::jsonb) FROM jsonb_array_elements(%s::jsonb) "
                 "WITH ORDINALITY AS oc_json(oc_value, oc_index) ORDER BY oc_index)")
@@ -85,12 +85,12 @@ def bulk_insert(objs: Sequence, *, returning: bool = False) -> None:
     column (a column with the same value in every row sends it once), instead
     of ``bulk_create``'s placeholder per value (thousands of rows per statement
     are then cheap to send, and the statement's parameters are as many as the
-    columns, whatever the number of rows). Every concrete
-    field is written, with its default and ``pre_save`` (``auto_now_add``)
-    applied, so a forked model with extra fields keeps working. With
-    ``returning``, the statement also returns the primary keys the database
-    made and sets them on ``objs`` (in their order, as ``bulk_create`` does).
-    Elsewhere, ``bulk_create`` (which sets the keys where the database returns them).
+    columns, whatever the number of rows). Every concrete field is written,
+    with its default and ``pre_save`` (``auto_now_add``) applied, so a forked
+    model with extra fields keeps working. With ``returning``, the statement
+    also returns the primary keys the database made and sets them on ``objs``
+    (in their order, as ``bulk_create`` does). Elsewhere, ``bulk_create``
+    (which sets the keys where the database returns them).
     """
     objs = list(objs)
     if not objs:
@@ -101,12 +101,55 @@ def bulk_insert(objs: Sequence, *, returning: bool = False) -> None:
     if connection.vendor != "postgresql":
         model._base_manager.using(alias).bulk_create(objs)
         return
-    fields = insert_fields(model)
+    columns = [(f, [f.pre_save(obj, True) for obj in objs], False) for f in insert_fields(model)]
+    pks = _unnest_insert(connection, model, columns, len(objs), returning=returning)
+    for obj, pk in zip(objs, pks or (), strict=False):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, alias
+
+
+def insert_rows(model, rows: Sequence[dict], *, same: dict | None = None,
+                returning: bool = False) -> list | None:
+    """Insert rows given as ``{field name or attname: value}`` dicts (all with the same keys).
+
+    ``same`` holds values shared by every row. The model's other fields get
+    their default (``auto_now_add`` applied), worked out once: no model
+    instance is made per row. One statement, as :func:`bulk_insert` writes
+    it; with ``returning``, returns the new primary keys in the rows' order.
+    Elsewhere, ``bulk_create``.
+    """
+    if not rows:
+        return [] if returning else None
+    same = same or {}
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        made = model._base_manager.using(alias).bulk_create([model(**same, **row) for row in rows])
+        return [obj.pk for obj in made] if returning else None
+    by_name = {key: f for f in model._meta.concrete_fields for key in (f.name, f.attname)}
+    given = {by_name[name]: name for name in rows[0]}
+    blank = model(**same)  # the shared values, the defaults, and pre_save's (auto_now_add) values
+    columns = []
+    for f in insert_fields(model):
+        if f in given:
+            name = given[f]
+            columns.append((f, [row[name] for row in rows], False))
+        else:
+            columns.append((f, f.pre_save(blank, True), True))
+    return _unnest_insert(connection, model, columns, len(rows), returning=returning)
+
+
+def _unnest_insert(connection, model, columns, count: int, *, returning: bool) -> list | None:
+    """``INSERT … SELECT … FROM unnest(…)`` of ``count`` rows; ``columns`` are ``(field, values,
+    same)``: ``values`` a list (one per row, ``pre_save`` applied) or, with ``same``, one value."""
     quote = connection.ops.quote_name
     select, scalars, arrays, array_params, names = [], [], [], [], []
-    for index, f in enumerate(fields):
-        values = [f.pre_save(obj, True) for obj in objs]
-        name = f"oc_{index}"
+    for index, (f, values, same) in enumerate(columns):
+        cast = sql_type(f, connection)
+        if same:
+            select.append(f"%s::{cast}")
+            scalars.append(f.get_db_prep_save(values, connection))
+            continue
         if isinstance(f, models.JSONField):
             # One JSON document for the column: the drivers would escape every quote of
             # every value to write a jsonb[] literal, which costs more than the insert.
@@ -115,27 +158,26 @@ def bulk_insert(objs: Sequence, *, returning: bool = False) -> None:
         else:
             prepared = [f.get_db_prep_save(v, connection) for v in values]
             first = prepared[0]
-            if (arrays or index < len(fields) - 1) and all(
-                    type(v) is type(first) and v == first for v in prepared):
-                select.append(f"%s::{sql_type(f, connection)}")  # the same in every row: sent once
+            if all(type(v) is type(first) and v == first for v in prepared):
+                select.append(f"%s::{cast}")  # the same in every row: sent once
                 scalars.append(first)
                 continue
-            arrays.append(f"%s::{sql_type(f, connection)}[]")
+            arrays.append(f"%s::{cast}[]")
             array_params.append(prepared)
+        name = f"oc_{index}"
         select.append(name)
         names.append(name)
-    columns = ", ".join(quote(f.column) for f in fields)
-    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {', '.join(select)} "
-           f"FROM unnest({', '.join(arrays)}) AS oc_rows ({', '.join(names)})")
-    params = scalars + array_params
+    if arrays:
+        source = f"unnest({', '.join(arrays)}) AS oc_rows ({', '.join(names)})"
+    else:
+        source, array_params = "generate_series(1, %s)", [count]
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f, *__ in columns)}) "
+           f"SELECT {', '.join(select)} FROM {source}")
     if returning:
         sql += f" RETURNING {quote(model._meta.pk.column)}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if returning:
-            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
-                obj.pk = pk
-                obj._state.adding, obj._state.db = False, alias
+        cursor.execute(sql, scalars + array_params)
+        return [pk for (pk,) in cursor.fetchall()] if returning else None
 
 
 def sql_type(field, connection) -> str:

@@ -38,7 +38,7 @@ from oscar.core.loading import get_model
 
 from oscar_ordercancel import grouping, queue
 from oscar_ordercancel.conf import get_setting, reason_label
-from oscar_ordercancel.db.bulk import bulk_insert
+from oscar_ordercancel.db.bulk import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -176,8 +176,8 @@ def write_jobs(order, cancellation, *, mode: str) -> list:
     return jobs
 
 
-def write_jobs_together(items) -> list:
-    """The jobs of many immediate cancellations (a batch chunk) in one ``INSERT``.
+def write_jobs_together(items) -> list[int]:
+    """The jobs of many immediate cancellations (a batch chunk) in one ``INSERT``; their ids.
 
     ``items`` are ``(order, cancellation, records)``, ``records`` being the
     cancellation's line records with their lines, or ``None`` (then all missing
@@ -209,8 +209,7 @@ def write_jobs_together(items) -> list:
             read[record.cancellation_id].append(record)
     codes = _erp_status_codes(order.status for order, __, __ in new)
     labels: dict[str, str] = {}
-    now = timezone.now()
-    jobs = []
+    rows = []
     for order, cancellation, records in new:
         if cancellation.reason not in labels:
             labels[cancellation.reason] = _reason_label(cancellation.reason)
@@ -218,16 +217,20 @@ def write_jobs_together(items) -> list:
             order, cancellation, mode=MODE_IMMEDIATE,
             records=read[cancellation.pk] if records is None else records,
             erp_status_code=codes.get(order.status, ""), label=labels[cancellation.reason])
-        jobs += _new_jobs(cancellation, payload, names, now)
-    bulk_insert(jobs, returning=True)
-    ids = [job.pk for job in jobs if job.pk is not None]
+        for name in names:
+            key = new_idempotency_key()
+            rows.append({"cancellation_id": cancellation.pk, "processor": name, "idempotency_key": key,
+                         "payload": {**payload, "idempotency_key": key, "processor": name}})
+    now = timezone.now()
+    ids = insert_rows(CancelJob, rows, returning=True, same={
+        "state": CancelJob.State.PENDING, "date_created": now, "next_attempt_at": now})
     if _held.get():
-        logger.info("Wake-ups are held: %d cancel jobs wait for the dispatcher", len(jobs))
-    elif ids:
+        logger.info("Wake-ups are held: %d cancel jobs wait for the dispatcher", len(ids))
+    else:
         size = int(get_setting("OSCAR_ORDERCANCEL_DISPATCH_BATCH"))
         for start in range(0, len(ids), size):
             transaction.on_commit(partial(enqueue, ids[start:start + size], fresh=True))
-    return jobs
+    return ids
 
 
 #: After a failed publish, wake-ups are not attempted for this many seconds: a broker
