@@ -481,6 +481,26 @@ def test_confirming_an_order_someone_else_just_cancelled_says_so(client, clerk, 
     assert OrderCancellation.objects.filter(order=order).count() == 1
 
 
+def test_a_confirmation_that_read_the_order_before_and_its_lines_after_another_cancel_says_so(
+        client, clerk, order, monkeypatch):
+    """The page reads the order, then its facts: another clerk's cancellation committing in
+    between leaves an order that looks open with nothing left. A message, never a 400."""
+    from oscar_ordercancel.dashboard.orders import views
+
+    client.force_login(clerk)
+    data = form_data(order, {line.pk: line.quantity for line in lines_of(order)})
+    preview = client.post(cancel_page(order), data)
+    signature = preview.context["previewed"]
+    stale = Order.objects.get(pk=order.pk)  # read before the other clerk's cancellation
+    cancel_order(order, user=clerk, channel="dashboard")
+    monkeypatch.setattr(views, "get_order_for_user_or_404", lambda user, number: stale)
+    response = client.post(cancel_page(order), {**data, "confirm": "1", "previewed": signature})
+    assert response.status_code == 302 and response["Location"] == detail(order)
+    said = " ".join(str(m) for m in response.wsgi_request._messages)
+    assert "already been cancelled" in said
+    assert OrderCancellation.objects.filter(order=order).count() == 1
+
+
 # ------------------------------------------- issue 13: the form's contract fields
 
 

@@ -350,6 +350,20 @@ class OrderCancelView(TemplateView):
         messages.info(request, message)
         return HttpResponseRedirect(self.order_url())
 
+    def crossed(self, request: HttpRequest) -> HttpResponse | None:
+        """A refused confirmation, read again: did someone else cancel the order meanwhile?
+
+        The request read the order and its facts with separate queries; another clerk's
+        cancellation committed between them leaves an order that looks open with nothing
+        left to cancel. Read both again, and if the order is now cancelled, say so.
+        """
+        self.order.refresh_from_db()
+        self.facts = load_context(self.order)
+        again = staff_decision(self.facts, request.user)
+        if again.code == "already_cancelled":
+            return self.already_cancelled(request, again.message)
+        return None
+
     def refuse(self, form: StaffCancelForm, code: str, message: str, params: dict, status: int):
         """Show a refusal on the form: at its line's box when it is about one line's quantity."""
         name = f"quantity_{params.get('line')}"
@@ -383,13 +397,17 @@ class OrderCancelView(TemplateView):
         ``status`` is the answer's status when the form or the policy refuses.
         """
         if not form.is_valid():
-            return self.render_to_response(self.get_context_data(form=form), status=status)
+            return (confirm and self.crossed(request)) or self.render_to_response(
+                self.get_context_data(form=form), status=status)
         options = form.cancel_kwargs()
         decision = evaluate(self.facts, request.user, lines=options["lines"], force=options["force"],
                             channel=Channel.DASHBOARD)
         if not decision:
             if decision.code == "already_cancelled":  # by someone else, since the page was shown
                 return self.already_cancelled(request, decision.message)
+            crossed = confirm and self.crossed(request)
+            if crossed:
+                return crossed
             return self.refuse(form, decision.code, decision.message, decision.params, status)
         if form.whole_order:  # the boxes show what the whole order is
             form.show_quantities(decision.quantities)
