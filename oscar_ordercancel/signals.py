@@ -12,7 +12,8 @@ from django.dispatch import Signal
 order_cancellation_requested = Signal()
 
 #: Inside the transaction, after the change (immediate mode, or when a request is
-#: confirmed). kwargs: order, cancellation, user, notify_customer, role.
+#: confirmed). kwargs: order, cancellation, user, notify_customer, role, and
+#: cancelled_lines (the records in memory, in a batch chunk; None otherwise).
 order_cancelled = Signal()
 
 #: Request mode: a cancellation was recorded and waits for the processors, inside the
