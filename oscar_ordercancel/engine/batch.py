@@ -63,33 +63,30 @@ def cancel_many(requests: Sequence[CancelRequest]) -> list[CancelOutcome]:
     Run it inside the caller's transaction to commit other work (e.g. batch rows
     marked done) together with the cancellations.
     """
-    if request_mode():
-        return [_one_by_one(request) for request in requests]
+    if request_mode():  # each order through the single path
+        return [_isolated(request, _single) for request in requests]
     try:
         with cancellation_transaction():
             return _cancel_chunk(requests)
     except Exception:  # noqa: BLE001 - retried per order below, where each error is reported
-        return [_isolated(request) for request in requests]
+        return [_isolated(request, _chunk_of_one) for request in requests]
 
 
-def _isolated(request: CancelRequest) -> CancelOutcome:
-    """One request in its own savepoint: its failure is its own."""
+def _chunk_of_one(request: CancelRequest) -> CancelOutcome:
+    """The batch steps for one order."""
+    return _cancel_chunk([request])[0]
+
+
+def _single(request: CancelRequest) -> CancelOutcome:
+    """The single-order path (request mode)."""
+    return CancelOutcome(request, cancellation=cancel(request))
+
+
+def _isolated(request: CancelRequest, run) -> CancelOutcome:
+    """``run(request)`` in its own savepoint: its failure is its own."""
     try:
         with cancellation_transaction():
-            return _cancel_chunk([request])[0]
-    except CancellationError as exc:
-        return CancelOutcome(request, error=exc)
-    except Exception as exc:  # noqa: BLE001 - one order's failure is its own
-        logger.exception("Batch cancellation of order #%s failed", request.order_id)
-        return CancelOutcome(request, error=_unexpected(exc))
-
-
-def _one_by_one(request: CancelRequest) -> CancelOutcome:
-    """Request mode: each order through the single path, in its own savepoint."""
-    try:
-        with cancellation_transaction():
-            cancellation = cancel(request)
-        return CancelOutcome(request, cancellation=cancellation)
+            return run(request)
     except CancellationError as exc:
         return CancelOutcome(request, error=exc)
     except Exception as exc:  # noqa: BLE001 - one order's failure is its own
