@@ -110,7 +110,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=5000, help="cancel jobs to drain")
     parser.add_argument("--batch-goal", type=float, default=25.0,
                         help="batch path at least this many times the naive loop's orders/s")
-    parser.add_argument("--only", choices=("engine", "delivery", "batches"), default=None,
+    parser.add_argument("--only", choices=("engine", "delivery", "batches", "preview"), default=None,
                         help="run one part only (default: all)")
     args = parser.parse_args()
     settings.DATABASES["default"]["TEST"]["NAME"] = f"bench_ordercancel_{os.getpid()}"
@@ -138,14 +138,15 @@ def main() -> int:
 
             [order] = make_orders(customer, records, 1, 1, "D1")
             delivery = delivery_bench.run(order, jobs=args.jobs)
-        if args.only in (None, "batches"):
+        if args.only in (None, "batches", "preview"):
             from bench import batches
 
-            batch_ok = batches.report_throughput(
-                batches.throughput(staff, customer, records, QueryCounter, naive_cancel),
-                args.batch_goal)
-            processors_ok = batches.report_processors(
-                batches.with_processors(staff, customer, records, QueryCounter))
+            if args.only != "preview":
+                batch_ok = batches.report_throughput(
+                    batches.throughput(staff, customer, records, QueryCounter, naive_cancel),
+                    args.batch_goal)
+                processors_ok = batches.report_processors(
+                    batches.with_processors(staff, customer, records, QueryCounter))
             rows, seconds, megabytes, floor = batches.preview_100k(staff, customer, records)
             preview_ok = seconds <= 3 * floor and megabytes < 150
             print(f"\nPreview of a {rows:,}-row line-item CSV: {seconds:.1f} s, {seconds / floor:.1f}x "

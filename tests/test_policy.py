@@ -346,3 +346,37 @@ def test_a_blocked_status_in_a_batch_of_decisions_costs_no_extra_query(customer,
     assert {d.message for d in decisions.values()} == {
         "Orders with the status “Order received” cannot be cancelled."}
     assert len(queries) <= 2
+
+
+def test_facts_read_by_number_decide_as_the_orders_do(customer, staff, settings):
+    """A batch preview decides on facts read without model instances (one query for the
+    orders, one for their lines): every refusal and approval is the one the engine's facts give."""
+    from oscar_ordercancel.policy import evaluate, load_contexts, load_contexts_by_number
+    from oscar_ordercancel.policy.context import LineFacts, OrderFacts
+
+    CancellationSettings.objects.create(site=Site.objects.get_current(),
+                                        cancellable_statuses=["Pending", "Being processed"])
+    OrderStatusMapping.objects.create(status="Being processed", display_name="In the warehouse",
+                                      allow_cancellation=False)
+    plain, shipped, paid, partly, blocked = (factories.place_order(customer) for __ in range(5))
+    factories.ship(shipped, shipped.lines.first(), 1)
+    factories.pay(paid, debited=paid.total_incl_tax)
+    first = partly.lines.order_by("pk").first()
+    cancel_order(partly, user=staff, lines={first.pk: first.quantity}, channel="dashboard")
+    blocked.set_status("Being processed")
+    orders = [plain, shipped, paid, partly, blocked]
+    numbers = [str(o.number) for o in orders]
+    by_number = load_contexts_by_number([*numbers, "NO-SUCH-ORDER"])
+    by_id = load_contexts(orders)
+    assert set(by_number) == set(numbers)
+    codes = set()
+    for order in orders:
+        light, model = by_number[str(order.number)], by_id[order.pk]
+        assert isinstance(light.order, OrderFacts) and all(isinstance(x, LineFacts) for x in light.lines)
+        assert [line.pk for line in light.lines] == [line.pk for line in model.lines]
+        for force in (False, True):
+            for lines in (None, {line.pk: 1 for line in model.lines[-1:]}):
+                decision = evaluate(light, staff, lines=lines, force=force, channel="batch")
+                assert decision == evaluate(model, staff, lines=lines, force=force, channel="batch")
+                codes.add(decision.code)
+    assert {"ok", "quantity_not_cancellable", "paid_needs_force", "not_cancellable_status"} <= codes

@@ -19,15 +19,15 @@ from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.batches.messages import policy_params, render, short
 from oscar_ordercancel.batches.reader import RowSource, open_rows
 from oscar_ordercancel.conf import get_setting, reason_choices
-from oscar_ordercancel.db.bulk import copy_insert
+from oscar_ordercancel.db.bulk import copy_columns
 from oscar_ordercancel.db.transactions import without_jit
 from oscar_ordercancel.limits import MAX_INTEGER, check_length, limit
-from oscar_ordercancel.policy import actor_role, evaluate, load_contexts, pinned_partners
+from oscar_ordercancel.policy import actor_role, evaluate, load_contexts_by_number, pinned_partners
 
 CancellationBatch = get_model("oscar_ordercancel", "CancellationBatch")
 CancellationBatchRow = get_model("oscar_ordercancel", "CancellationBatchRow")
 
-PREVIEW_CHUNK = 2000
+PREVIEW_CHUNK = 10000
 YES = {"1", "y", "yes", "true", "x", "on"}
 NO = {"0", "n", "no", "false", "off"}
 
@@ -184,35 +184,34 @@ def _will_cancel(ctx, decision) -> dict:
 
 
 def decide_rows(rows: list[ParsedRow], batch, user) -> dict[str, object]:
-    """Decide the parsed rows of one chunk with the policy; return their orders by number."""
-    Order = get_model("order", "Order")
-    numbers = {row.order_number for row in rows if row.ok}
-    orders = {o.number: o for o in Order.objects.filter(number__in=numbers)}
-    contexts = load_contexts(orders.values())
+    """Decide the parsed rows of one chunk with the policy; return their orders' ids by number."""
+    contexts = load_contexts_by_number({row.order_number for row in rows if row.ok})
+    role = actor_role(user, batch.channel)
+    lines_batch = batch.kind == "lines"
     for row in rows:
         if not row.ok:
             continue
-        order = orders.get(row.order_number)
-        if order is None:
+        ctx = contexts.get(row.order_number)
+        if ctx is None:
             row.refuse("unknown_order")
             continue
-        ctx = contexts[order.pk]
         lines = None
-        if batch.kind == "lines":
+        if lines_batch:
             lines = _sku_lines(ctx, row.sku, row.quantity)
             if not lines:
-                row.refuse("sku_not_in_order", {"sku": short(row.sku), "number": order.number})
+                row.refuse("sku_not_in_order", {"sku": short(row.sku), "number": row.order_number})
                 continue
             row.options["lines"] = {str(pk): qty for pk, qty in lines.items()}
-        decision = evaluate(ctx, user, lines=lines, force=row.options["force"], channel=batch.channel)
+        decision = evaluate(ctx, user, lines=lines, force=row.options["force"], channel=batch.channel,
+                            role=role)
         if decision:
             row.params = _will_cancel(ctx, decision)
-        elif decision.code == "quantity_not_cancellable" and batch.kind == "lines":
+        elif decision.code == "quantity_not_cancellable" and lines_batch:
             row.refuse(decision.code, _sku_facts(ctx, row.sku, row.quantity))
         else:
             row.refuse(decision.code, policy_params(decision.code, decision.message, decision.params))
             row.stored_message = decision.message
-    return orders
+    return {number: ctx.order.pk for number, ctx in contexts.items()}
 
 
 def create_batch(stream, file_name: str, kind: str, user, *, reason: str = "", note: str = "",
@@ -258,27 +257,27 @@ def _store_chunk(batch, chunk: list[ParsedRow], user, seen: dict) -> None:
             row.refuse("duplicate_row", {"row": seen[key], "sku": bool(row.sku)})
         else:
             seen[key] = row.number
-    orders = decide_rows(chunk, batch, user)
-    Preview = CancellationBatchRow.Preview
-    values = []
-    for row in chunk:
-        order = orders.get(row.order_number) if row.order_number else None
-        values.append({
-            "batch_id": batch.pk, "row_number": row.number, "raw": row.raw,
-            "order_number": row.order_number[:128], "order_id": order.pk if order else None,
-            "sku": row.sku[:128], "quantity": row.quantity, "options": row.options,
-            "preview_status": Preview.ERROR if row.code else Preview.WILL_CANCEL,
-            "preview_code": row.code, "preview_message": row.stored_message or row.message,
-            "preview_params": row.params,
-        })
-    insert_rows(CancellationBatchRow, values)
+    order_ids = decide_rows(chunk, batch, user)
+    will_cancel, error = (CancellationBatchRow.Preview.WILL_CANCEL.value,
+                          CancellationBatchRow.Preview.ERROR.value)
+    copy_columns(CancellationBatchRow, {
+        "batch_id": [batch.pk] * len(chunk),
+        "row_number": [row.number for row in chunk],
+        "raw": [row.raw for row in chunk],
+        "order_number": [row.order_number[:128] for row in chunk],
+        "order_id": [order_ids.get(row.order_number) for row in chunk],
+        "sku": [row.sku[:128] for row in chunk],
+        "quantity": [row.quantity for row in chunk],
+        "options": [row.options for row in chunk],
+        "preview_status": [error if row.code else will_cancel for row in chunk],
+        "preview_code": [row.code for row in chunk],
+        # A row's words are written when shown (``batches.messages``), from its code and
+        # parameters; the text is kept only for a refusal that may have no code of its own.
+        "preview_message": [(row.stored_message or row.message) if row.code else "" for row in chunk],
+        "preview_params": [row.params for row in chunk],
+    })
     batch.total_rows += len(chunk)
     batch.valid_rows += sum(1 for row in chunk if row.ok)
-
-
-def insert_rows(model, values: list[dict]) -> None:
-    """Insert batch rows: ``COPY`` on PostgreSQL (a 100,000-row preview), else ``bulk_create``."""
-    copy_insert(model, values)
 
 
 def create_batch_for_orders(orders, user, *, reason: str = "", note: str = "", force: bool = False,

@@ -56,9 +56,10 @@ class RowSource:
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
         """``(row number, {column: text})`` per data row; the header is row 1."""
+        named = [(i, name) for i, name in enumerate(self.columns) if name]
         for number, cells in _data_rows(self._cells()):
-            yield number, {name: _clean(cells[i]) if i < len(cells) else ""
-                           for i, name in enumerate(self.columns) if name}
+            width = len(cells)
+            yield number, {name: _clean(cells[i]) if i < width else "" for i, name in named}
 
     def _cells(self) -> Iterator[list[str]]:
         self.stream.seek(0)
@@ -80,8 +81,9 @@ def _clean(value: str) -> str:
 
 
 def _data_rows(rows: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """The rows with a value in any cell, numbered as the spreadsheet shows them."""
     for index, cells in enumerate(rows, start=2):
-        if any(str(cell).strip() for cell in cells):
+        if "".join(map(str, cells)).strip():
             yield index, cells
 
 

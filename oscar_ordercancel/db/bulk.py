@@ -16,8 +16,9 @@ import datetime
 import decimal
 import io
 import json
+import json.encoder as json_encoder
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from django.db import connections, models, router
 
@@ -203,30 +204,40 @@ def insert_values(obj, fields, connection) -> list:
 
 
 def copy_insert(model, values: Sequence[dict]) -> None:
-    """Insert rows given as ``{field name or attname: value}`` dicts (all with the same keys).
+    """Insert rows given as ``{field name or attname: value}`` dicts (all with the same keys),
+    as :func:`copy_columns` does."""
+    if values:
+        copy_columns(model, {name: [row[name] for row in values] for name in values[0]})
+
+
+def copy_columns(model, columns: Mapping[str, Sequence]) -> None:
+    """Insert rows given column by column: ``{field name or attname: values}``, one value per
+    row in every column.
 
     On PostgreSQL one ``COPY … FROM STDIN`` (with psycopg 3 or psycopg2); the
     model's other concrete fields get their defaults (``auto_now_add`` applied).
     Elsewhere, ``bulk_create``.
     """
-    if not values:
+    names = list(columns)
+    count = len(columns[names[0]]) if names else 0
+    if not count:
         return
     alias = router.db_for_write(model)
     connection = connections[alias]
     if connection.vendor != "postgresql":
-        model._base_manager.using(alias).bulk_create([model(**v) for v in values], batch_size=2000)
+        model._base_manager.using(alias).bulk_create(
+            [model(**dict(zip(names, row, strict=True)))
+             for row in zip(*columns.values(), strict=True)], batch_size=2000)
         return
     meta = model._meta
     by_name = {key: f for f in meta.concrete_fields for key in (f.name, f.attname)}
-    names = list(values[0])
     fields = [by_name[name] for name in names]
     defaults = [f for f in meta.concrete_fields
                 if not (f.primary_key and f.db_returning) and f not in fields
                 and not getattr(f, "generated", False)]
     blank = model()  # the other fields' defaults, and pre_save's (auto_now_add) values
-    cells = [_copy_column(f, [row[name] for row in values], connection)
-             for f, name in zip(fields, names, strict=True)]
-    cells += [[copy_text(f, f.pre_save(blank, True), connection)] * len(values) for f in defaults]
+    cells = [_copy_column(f, columns[name], connection) for f, name in zip(fields, names, strict=True)]
+    cells += [[copy_text(f, f.pre_save(blank, True), connection)] * count for f in defaults]
     copy_from(connection, meta.db_table, [f.column for f in fields + defaults],
               "".join(["\t".join(row) + "\n" for row in zip(*cells, strict=True)]))
 
@@ -244,8 +255,18 @@ def copy_from(connection, table: str, columns: Sequence[str], data: str) -> None
             raw.copy_expert(sql, io.StringIO(data))
 
 
-#: Characters that PostgreSQL's COPY text format escapes with a backslash.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def copy_escape(text: str) -> str:
+    """``text`` with the characters PostgreSQL's COPY text format escapes with a backslash
+    (``str.replace`` four times is many times faster than ``str.translate``)."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _json_cell(text: str) -> str:
+    """JSON text as a COPY cell: ``json`` escapes tabs and line breaks itself, so only the
+    backslashes are left to double."""
+    return text.replace("\\", "\\\\")
+
+
 _TEXT_FIELDS = frozenset({models.CharField, models.TextField})
 _INTEGER_FIELDS = frozenset({models.IntegerField, models.PositiveIntegerField, models.BigIntegerField,
                              models.SmallIntegerField, models.PositiveSmallIntegerField,
@@ -256,16 +277,39 @@ def _copy_column(field, values: list, connection) -> list[str]:
     """The cells of one column, as :func:`copy_text` writes them (faster for Django's plain text,
     integer and JSON fields)."""
     if type(field) in _TEXT_FIELDS:
-        return ["\\N" if v is None else v.translate(_COPY_ESCAPES) if type(v) is str
+        return ["\\N" if v is None else copy_escape(v) if isinstance(v, str)
                 else copy_text(field, v, connection) for v in values]
     if type(field) in _INTEGER_FIELDS or (
             type(field) is models.ForeignKey and isinstance(field.target_field, models.IntegerField)):
         return ["\\N" if v is None else str(v) if type(v) is int else copy_text(field, v, connection)
                 for v in values]
     if type(field) is models.JSONField:
-        encode = (field.encoder or json.JSONEncoder)().encode
-        return ["\\N" if v is None else encode(v).translate(_COPY_ESCAPES) for v in values]
+        encode = _column_encoder(field.encoder)
+        return ["\\N" if v is None else _json_cell(encode(v)) for v in values]
     return [copy_text(field, v, connection) for v in values]
+
+
+def _column_encoder(encoder: type[json.JSONEncoder] | None) -> Callable[[object], str]:
+    """A function that writes values as JSON, for a whole column of values.
+
+    ``json.dumps`` and ``JSONEncoder.encode`` set up the C encoder again for every
+    value; for Django's default encoder, one C encoder is made per column and reused
+    (about twice as fast), after checking that it writes what ``json.dumps`` writes.
+    Any other encoder, or a Python whose ``json`` differs, gets ``encoder().encode``.
+    """
+    slow = (encoder or json.JSONEncoder)().encode
+    if encoder not in (None, json.JSONEncoder) or json_encoder.c_make_encoder is None:
+        return slow
+    try:
+        once = json_encoder.c_make_encoder(
+            None, json.JSONEncoder().default, json_encoder.encode_basestring_ascii, None,
+            ": ", ", ", False, False, True)
+        sample = {"a": [1, 2.5, None, True, "é\t\\"], "b": {"c": ""}}
+        if "".join(once(sample, 0)) != json.dumps(sample):
+            return slow
+    except TypeError:  # another signature in another Python version
+        return slow
+    return lambda value: "".join(once(value, 0))
 
 
 def copy_text(field, value, connection) -> str:
@@ -278,7 +322,7 @@ def copy_text(field, value, connection) -> str:
     if value is None:
         return "\\N"
     if isinstance(field, models.JSONField):
-        return json.dumps(field.get_prep_value(value), cls=field.encoder).translate(_COPY_ESCAPES)
+        return _json_cell(json.dumps(field.get_prep_value(value), cls=field.encoder))
     if isinstance(field, models.BinaryField):
         return "\\\\x" + bytes(value).hex()
     value = field.get_db_prep_save(value, connection)
@@ -295,5 +339,5 @@ def copy_text(field, value, connection) -> str:
     if isinstance(value, datetime.timedelta):
         return f"{value.days} days {value.seconds} seconds {value.microseconds} microseconds"
     if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
+        return copy_escape(value)
     raise TypeError(f"COPY cannot write the {type(value).__name__} value of {field}")

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from oscar_ordercancel.policy.context import CancellationContext, load_context, load_contexts
+from oscar_ordercancel.policy.context import (
+    CancellationContext,
+    load_context,
+    load_contexts,
+    load_contexts_by_number,
+)
 from oscar_ordercancel.policy.decision import (
     CUSTOMER_MESSAGES,
     MESSAGES,
@@ -32,6 +37,7 @@ __all__ = [
     "is_cancelling_staff",
     "load_context",
     "load_contexts",
+    "load_contexts_by_number",
     "message_for",
     "pinned_partners",
 ]

@@ -10,8 +10,10 @@ locks and reads the payment sources of the orders that have any.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db.models import Exists, F, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -20,6 +22,24 @@ from oscar.core.loading import get_model
 from oscar_ordercancel.conf import EffectiveSettings, effective_settings, get_setting, merged_settings
 
 ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class StatusSettings:
+    """The status settings the policy reads for every order, read once for many."""
+
+    cancelled: str
+    requested: str
+    #: The line statuses that may be cancelled (``OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES``).
+    line_statuses: frozenset[str]
+
+
+def status_settings() -> StatusSettings:
+    """The status settings in force now."""
+    return StatusSettings(
+        cancelled=get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS"),
+        requested=get_setting("OSCAR_ORDERCANCEL_REQUESTED_STATUS"),
+        line_statuses=frozenset(get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES")))
 
 
 @dataclass
@@ -40,6 +60,8 @@ class CancellationContext:
     #: Ids of the lines whose product class tracks stock (their allocations can be released).
     stock_tracked: frozenset[int] = frozenset()
     extra: dict = field(default_factory=dict)
+    #: The status settings, read once per load; ``None`` reads them on each question.
+    statuses: StatusSettings | None = None
 
     @property
     def lines_by_id(self) -> dict[int, object]:
@@ -56,7 +78,7 @@ class CancellationContext:
 
     def cancellable_quantity(self, line) -> int:
         """Unshipped, not yet cancelled quantity of a line whose status allows it."""
-        if line.status not in get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_LINE_STATUSES"):
+        if line.status not in (self.statuses or status_settings()).line_statuses:
             return 0
         return self.remaining_quantity(line)
 
@@ -75,21 +97,42 @@ class CancellationContext:
         return get_payment_handler().amount_debited(self.order, self.sources)
 
 
-#: The lookup of a line's site settings row (``CancellationSettings``, one per site).
-_SETTINGS = "order__site__cancellation_settings__"
+class LineFacts(NamedTuple):
+    """What the policy reads of an order line, without a model instance.
 
-
-def _line_facts(*, debited: bool = True, sources: bool = False):
-    """Annotations that carry every per-line and per-order fact the policy reads.
-
-    ``debited``: the money debited, as one figure; ``sources``: whether the order
-    has payment sources at all (the engine then locks and reads them).
+    :func:`load_contexts_by_number` gives these instead of ``Line`` objects, for
+    callers that decide many orders and change none (a batch preview): a tuple
+    is made many times faster than a model instance.
     """
-    from oscar_ordercancel.payment import get_payment_handler
+
+    pk: int
+    order_id: int
+    partner_id: int | None
+    partner_sku: str | None
+    title: str
+    quantity: int
+    status: str
+
+    @property
+    def id(self) -> int:
+        """The line's id, as on the model."""
+        return self.pk
+
+
+#: The line fields a :class:`LineFacts` is made of, in its order.
+_FACT_FIELDS = ("pk", "order_id", "partner_id", "partner_sku", "title", "quantity", "status")
+#: The annotations of :func:`_line_facts` about the line itself, in the order they are read.
+_LINE_FACTS = ("_tracks_stock", "_shipped", "_cancelled")
+#: The annotations of :func:`_order_facts` about its order, in the order they are read
+#: (the money debited last).
+_ORDER_FACT_NAMES = ("_pending", "_status_blocked", "_status_display", "_settings_pk",
+                     "_settings_statuses", "_settings_allow", "_settings_window", "_debited")
+
+
+def _line_facts() -> dict:
+    """Annotations of a line: whether it tracks stock, how much has shipped and been cancelled."""
     OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
     OrderCancellationLine = get_model("oscar_ordercancel", "OrderCancellationLine")
-    OrderStatusMapping = get_model("oscar_ordercancel", "OrderStatusMapping")
-
     ShippingEventQuantity = get_model("order", "ShippingEventQuantity")
     shipped = ShippingEventQuantity.objects.filter(line_id=OuterRef("pk"))
     codes = get_setting("OSCAR_ORDERCANCEL_SHIPPED_EVENT_TYPES")
@@ -103,7 +146,7 @@ def _line_facts(*, debited: bool = True, sources: bool = False):
         .exclude(cancellation__state=OrderCancellation.State.REJECTED)
         .order_by().values("line_id").annotate(qty=Sum("quantity")).values("qty")
     )
-    facts = {
+    return {
         "_tracks_stock": Coalesce(
             "stockrecord__product__product_class__track_stock",
             "stockrecord__product__parent__product_class__track_stock",
@@ -111,61 +154,81 @@ def _line_facts(*, debited: bool = True, sources: bool = False):
         ),
         "_shipped": Coalesce(Subquery(shipped, output_field=IntegerField()), 0),
         "_cancelled": Coalesce(Subquery(cancelled, output_field=IntegerField()), 0),
-        "_pending": Exists(OrderCancellation.objects.filter(
-            order_id=OuterRef("order_id"), state=OrderCancellation.State.REQUESTED)),
-        "_status_blocked": Exists(OrderStatusMapping.objects.filter(
-            status=OuterRef("order__status"), allow_cancellation=False)),
-        "_status_display": Subquery(OrderStatusMapping.objects.filter(
-            status=OuterRef("order__status")).values("display_name")[:1]),
     }
-    facts.update({
-        "_settings_pk": F(_SETTINGS + "pk"),
-        "_settings_statuses": F(_SETTINGS + "cancellable_statuses"),
-        "_settings_allow": F(_SETTINGS + "allow_customer_cancellation"),
-        "_settings_window": F(_SETTINGS + "customer_window"),
-    })
+
+
+def _order_facts(path: str, *, debited: bool = True) -> dict:
+    """Annotations of an order's facts, on its lines (``path`` ``"order__"``) or on the order
+    itself (``path`` ``""``): a pending request, whether the status mapping forbids cancelling
+    and its display name, the site's settings row, and (``debited``) the money debited."""
+    from oscar_ordercancel.payment import get_payment_handler
+    OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
+    OrderStatusMapping = get_model("oscar_ordercancel", "OrderStatusMapping")
+    order_id = OuterRef("order_id" if path else "pk")
+    settings = path + "site__cancellation_settings__"
+    facts = {
+        "_pending": Exists(OrderCancellation.objects.filter(
+            order_id=order_id, state=OrderCancellation.State.REQUESTED)),
+        "_status_blocked": Exists(OrderStatusMapping.objects.filter(
+            status=OuterRef(path + "status"), allow_cancellation=False)),
+        "_status_display": Subquery(OrderStatusMapping.objects.filter(
+            status=OuterRef(path + "status")).values("display_name")[:1]),
+        "_settings_pk": F(settings + "pk"),
+        "_settings_statuses": F(settings + "cancellable_statuses"),
+        "_settings_allow": F(settings + "allow_customer_cancellation"),
+        "_settings_window": F(settings + "customer_window"),
+    }
     if debited:
-        facts["_debited"] = get_payment_handler().debited_subquery(OuterRef("order_id"))
-    if sources:
-        facts["_has_sources"] = Exists(
-            get_model("payment", "Source").objects.filter(order_id=OuterRef("order_id")))
+        facts["_debited"] = get_payment_handler().debited_subquery(order_id)
     return facts
 
 
-def _site_settings(order, first_line) -> EffectiveSettings:
-    """The settings in force for ``order``, from its first line's facts (else read now)."""
-    if first_line is None or order.site_id is None:  # no site: the current site's
+def _site_settings(order, facts: tuple | None) -> EffectiveSettings:
+    """The settings in force for ``order``, from its facts (the values of ``_ORDER_FACT_NAMES``;
+    without them, read now)."""
+    if facts is None or order.site_id is None:  # no site: the current site's
         return effective_settings(order.site_id)
+    settings_pk, statuses, allow, window = facts[3:7]
     row = None
-    if first_line._settings_pk is not None:
+    if settings_pk is not None:
         row = get_model("oscar_ordercancel", "CancellationSettings")(
-            pk=first_line._settings_pk, site_id=order.site_id,
-            cancellable_statuses=first_line._settings_statuses,
-            allow_customer_cancellation=first_line._settings_allow,
-            customer_window=first_line._settings_window)
+            pk=settings_pk, site_id=order.site_id, cancellable_statuses=statuses,
+            allow_customer_cancellation=allow, customer_window=window)
     return merged_settings(row)
 
 
-#: The annotated line querysets, built once per process for each combination of what
-#: shapes them (lock, shipped event types, payment handler): building and resolving
-#: a dozen subqueries costs more than running them. Never evaluated themselves: each
-#: load filters (clones) one.
+#: The annotated querysets, built once per process for each combination of what shapes
+#: them (lock, shipped event types, payment handler): building and resolving a dozen
+#: subqueries costs more than running them. Never evaluated themselves: each load
+#: filters (clones) one.
 _FACTS: dict[tuple, object] = {}
 
 
-def _facts_queryset(*, lock: bool):
-    """The lines queryset with every fact annotated (locked ``FOR UPDATE`` with ``lock``)."""
-    codes = get_setting("OSCAR_ORDERCANCEL_SHIPPED_EVENT_TYPES")
-    key = (lock, None if codes is None else tuple(codes),
-           None if lock else get_setting("OSCAR_ORDERCANCEL_PAYMENT_HANDLER"))
+def _cached(key: tuple, build):
     queryset = _FACTS.get(key)
     if queryset is None:
-        queryset = get_model("order", "Line").objects.annotate(
-            **_line_facts(debited=not lock, sources=lock)).order_by("pk")
-        if lock:
-            queryset = queryset.select_for_update(of=("self",))
-        _FACTS[key] = queryset
+        queryset = _FACTS[key] = build()
     return queryset
+
+
+def _shape() -> tuple:
+    """What shapes the annotated querysets besides their use."""
+    codes = get_setting("OSCAR_ORDERCANCEL_SHIPPED_EVENT_TYPES")
+    return (None if codes is None else tuple(codes), get_setting("OSCAR_ORDERCANCEL_PAYMENT_HANDLER"))
+
+
+def _facts_queryset(*, lock: bool):
+    """The lines queryset with every fact of the line and its order annotated (locked
+    ``FOR UPDATE`` with ``lock``, with whether the order has payment sources instead of the
+    money debited: the engine then locks and reads them)."""
+    def build():
+        queryset = get_model("order", "Line").objects.annotate(
+            **_line_facts(), **_order_facts("order__", debited=not lock))
+        if not lock:
+            return queryset.order_by("pk")
+        return queryset.annotate(_has_sources=Exists(get_model("payment", "Source").objects.filter(
+            order_id=OuterRef("order_id")))).order_by("pk").select_for_update(of=("self",))
+    return _cached(("lines", lock, *_shape()), build)
 
 
 def load_contexts(orders, *, lock: bool = False) -> dict[int, CancellationContext]:
@@ -186,27 +249,100 @@ def load_contexts(orders, *, lock: bool = False) -> dict[int, CancellationContex
         for source in (Source.objects.filter(order_id__in=paid).select_related("source_type")
                        .select_for_update(of=("self",)).order_by("pk") if paid else ()):
             sources[source.order_id].append(source)
-    site_settings: dict = {}
+    make = _ContextMaker()
     contexts = {}
     for order in orders:
         own = per_order.get(order.pk, [])
-        first = own[0] if own else None
-        if order.site_id not in site_settings:
-            site_settings[order.site_id] = _site_settings(order, first)
-        contexts[order.pk] = CancellationContext(
-            order=order,
-            lines=own,
-            shipped={line.pk: line._shipped for line in own if line._shipped},
-            cancelled={line.pk: line._cancelled for line in own if line._cancelled},
-            settings=site_settings[order.site_id],
-            status_blocked=bool(first and first._status_blocked),
-            status_display=(first._status_display or "") if first else "",
-            pending_request=bool(first and first._pending),
-            debited=(getattr(first, "_debited", None) if first else None) or ZERO,
-            sources=sources[order.pk] if lock else None,
-            stock_tracked=frozenset(line.pk for line in own if line._tracks_stock),
-        )
+        contexts[order.pk] = make(
+            order, own, [tuple(getattr(line, name) for name in _LINE_FACTS) for line in own],
+            tuple(getattr(own[0], name, None) for name in _ORDER_FACT_NAMES) if own else None,
+            sources=sources[order.pk] if lock else None)
     return contexts
+
+
+class OrderFacts(NamedTuple):
+    """What the policy reads of an order, without a model instance (see :class:`LineFacts`)."""
+
+    pk: int
+    number: str
+    status: str
+    user_id: int | None
+    site_id: int | None
+    date_placed: object
+
+    @property
+    def id(self) -> int:
+        """The order's id, as on the model."""
+        return self.pk
+
+    @property
+    def pipeline(self) -> dict:
+        """Oscar's status pipeline (``OSCAR_ORDER_STATUS_PIPELINE``), as on the model."""
+        return get_model("order", "Order").pipeline
+
+
+_ORDER_FIELDS = ("pk", "number", "status", "user_id", "site_id", "date_placed")
+
+
+def load_contexts_by_number(numbers: Iterable[str]) -> dict[str, CancellationContext]:
+    """The facts of the orders with these numbers, keyed by number, to decide on, not change.
+
+    For deciding many orders at once (a batch preview): one query reads the orders
+    with their own facts, one their lines with theirs, without making model
+    instances (the contexts hold :class:`OrderFacts` and :class:`LineFacts`).
+    Unknown numbers are left out.
+    """
+    orders: dict[int, tuple[OrderFacts, tuple]] = {}
+    width = len(_ORDER_FIELDS)
+    orders_queryset = _cached(("orders", *_shape()), lambda: get_model("order", "Order").objects
+                              .annotate(**_order_facts("")).order_by())
+    for row in orders_queryset.filter(number__in=set(numbers)).values_list(
+            *_ORDER_FIELDS, *_ORDER_FACT_NAMES):
+        orders[row[0]] = (OrderFacts._make(row[:width]), row[width:])
+    per_order: dict[int, list] = defaultdict(list)
+    facts: dict[int, list] = defaultdict(list)
+    lines = len(_FACT_FIELDS)
+    lines_queryset = _cached(("facts", *_shape()), lambda: get_model("order", "Line").objects
+                             .annotate(**_line_facts()).order_by("pk"))
+    for row in lines_queryset.filter(order_id__in=list(orders)).values_list(*_FACT_FIELDS, *_LINE_FACTS):
+        line = LineFacts._make(row[:lines])
+        per_order[line.order_id].append(line)
+        facts[line.order_id].append(row[lines:])
+    make = _ContextMaker()
+    return {order.number: make(order, per_order.get(pk, []), facts.get(pk, []), own)
+            for pk, (order, own) in orders.items()}
+
+
+class _ContextMaker:
+    """Makes the contexts of one load: the settings read once per site and per load."""
+
+    def __init__(self) -> None:
+        self.site_settings: dict = {}
+        self.statuses = status_settings()
+
+    def __call__(self, order, lines: list, line_facts: list[tuple], order_facts: tuple | None, *,
+                 sources: list | None = None) -> CancellationContext:
+        """The context of ``order`` with its ``lines``, their facts (values of ``_LINE_FACTS``)
+        and the order's (values of ``_ORDER_FACT_NAMES``; ``None`` when it has no lines to
+        carry them)."""
+        pending, blocked, display = order_facts[:3] if order_facts else (False, False, "")
+        if order.site_id not in self.site_settings:
+            self.site_settings[order.site_id] = _site_settings(order, order_facts)
+        pairs = list(zip(lines, line_facts, strict=True))
+        return CancellationContext(
+            order=order,
+            lines=lines,
+            shipped={line.pk: facts[1] for line, facts in pairs if facts[1]},
+            cancelled={line.pk: facts[2] for line, facts in pairs if facts[2]},
+            settings=self.site_settings[order.site_id],
+            status_blocked=bool(blocked),
+            status_display=display or "",
+            pending_request=bool(pending),
+            debited=(order_facts[-1] if order_facts else None) or ZERO,
+            sources=sources,
+            stock_tracked=frozenset(line.pk for line, facts in pairs if facts[0]),
+            statuses=self.statuses,
+        )
 
 
 def load_context(order, *, lock: bool = False) -> CancellationContext:

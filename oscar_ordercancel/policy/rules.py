@@ -13,7 +13,7 @@ from oscar.core.loading import get_model
 
 from oscar_ordercancel.abstract_models import CUSTOMER_CHANNELS, Channel
 from oscar_ordercancel.conf import get_setting
-from oscar_ordercancel.policy.context import CancellationContext
+from oscar_ordercancel.policy.context import CancellationContext, status_settings
 from oscar_ordercancel.policy.decision import Decision, message_for
 
 STAFF_PERMISSIONS = ("oscar_ordercancel.cancel_order", "order.change_order")
@@ -97,10 +97,10 @@ def pinned_partners(user, ids: Iterable[int] | None = None) -> Iterator[frozense
 
 
 def _check_status(ctx: CancellationContext) -> Decision | None:
-    status = ctx.order.status
-    if status == get_setting("OSCAR_ORDERCANCEL_CANCELLED_STATUS"):
+    status, statuses = ctx.order.status, ctx.statuses or status_settings()
+    if status == statuses.cancelled:
         return Decision.deny("already_cancelled")
-    if ctx.pending_request or status == get_setting("OSCAR_ORDERCANCEL_REQUESTED_STATUS"):
+    if ctx.pending_request or status == statuses.requested:
         return Decision.deny("cancellation_pending")
     if status not in ctx.settings.cancellable_statuses or ctx.status_blocked:
         stage = order_stage(ctx)
@@ -186,6 +186,8 @@ def describe_window(window) -> str:
 
 def _line_key(ctx: CancellationContext, key) -> tuple[int | None, Decision | None]:
     """Resolve a ``lines`` key (a Line or its id) to a line id of this order."""
+    if type(key) is int and key in ctx.lines_by_id:  # the usual case, asked for every row of a batch
+        return key, None
     Line = get_model("order", "Line")
     pk = key.pk if isinstance(key, Line) else key
     if isinstance(pk, bool) or not isinstance(pk, int):
@@ -267,9 +269,16 @@ def evaluate(
     lines: Mapping | None = None,
     force: bool = False,
     channel: str | None = None,
+    *,
+    role: str | None = None,
 ) -> Decision:
-    """Decide on loaded facts; the engine calls this again under the row locks."""
-    role = actor_role(user, channel)
+    """Decide on loaded facts; the engine calls this again under the row locks.
+
+    ``role`` is ``actor_role(user, channel)`` when the caller already knows it (one
+    actor deciding many orders asks once).
+    """
+    if role is None:
+        role = actor_role(user, channel)
     decision = _decide(ctx, user, role, lines, force)
     return decision.for_customer() if role in ("customer", "guest") else decision
 
