@@ -1,8 +1,9 @@
 """Preview: every row of a file is one policy decision, stored on a new batch; nothing changes.
 
-Rows are read, decided and stored in chunks (one query for the chunk's orders,
-one for their facts, one insert), so a 100,000-row file is streamed in constant
-memory.
+Rows are read, decided and stored in chunks of ``PREVIEW_CHUNK`` rows (one query
+for the chunk's orders with their facts, one for their lines with theirs, both
+read as tuples rather than model instances, and one ``COPY`` of the rows), so a
+100,000-row file is streamed in bounded memory.
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ annotations (shipped and cancelled quantities, stock tracking, a pending request
 the money debited, whether the status mapping forbids cancelling and its display
 name, the site's cancellation settings). Under the engine's locks, one more
 locks and reads the payment sources of the orders that have any.
+
+To decide many orders without changing them (a batch preview),
+:func:`load_contexts_by_number` reads the orders' own facts on the orders and the
+lines' on the lines (each computed once, not once per line), as tuples instead
+of model instances.
 """
 
 from __future__ import annotations
