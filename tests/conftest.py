@@ -54,7 +54,7 @@ _skipped_for_services: list[str] = []
 
 #: The tests of the PostgreSQL-only paths: COPY (batch preview, ``cancel_orders``, the dashboard
 #: upload), the ``unnest`` inserts and ``VALUES`` updates of the batch engine, the delivery
-#: statements, ``SET LOCAL`` (lock timeout, JIT) and row locks. They carry the ``pg_paths`` marker,
+#: statements, ``SET LOCAL`` (lock timeout, JIT), row locks and ``= ANY(array)`` filters. They carry the ``pg_paths`` marker,
 #: and ``make test`` runs them once more with psycopg2 (``ORDERCANCEL_PG_DRIVER=psycopg2``).
 PG_PATHS = (
     "tests/test_drivers.py::*",
@@ -63,6 +63,7 @@ PG_PATHS = (
     "tests/test_dashboard_batches.py::test_upload_preview_start_progress_results_and_errors*",
     "tests/test_delivery_paths.py::*[[]statements[]]",
     "tests/test_transactions.py::*",
+    "tests/test_policy.py::test_facts_read_by_number_*",
     "tests/test_concurrency.py::*",
     "tests/test_simultaneous_requests.py::test_a_lock_held_too_long_*",
     "tests/test_simultaneous_requests.py::"

@@ -12,6 +12,7 @@ from oscar.core.loading import get_model
 
 from oscar_ordercancel import signals
 from oscar_ordercancel.abstract_models import Channel
+from oscar_ordercancel.batches import preview
 from oscar_ordercancel.batches.exports import error_csv, template_csv
 from oscar_ordercancel.batches.preview import create_batch
 from oscar_ordercancel.batches.reader import FileRefused
@@ -171,7 +172,11 @@ def test_line_template_lists_the_columns_and_written_cells_never_start_a_formula
 # -- the preview ---------------------------------------------------------------------------------
 
 
-def test_every_error_kind_is_in_the_preview_and_the_error_csv(staff, customer):
+@pytest.mark.parametrize("chunk", [10_000, 2], ids=["one chunk", "chunks of two rows"])
+def test_every_error_kind_is_in_the_preview_and_the_error_csv(staff, customer, chunk, monkeypatch):
+    # In chunks of two, the rows of one chunk are written while the next is decided
+    # (PostgreSQL), and a duplicate is found in a later chunk than its first row.
+    monkeypatch.setattr(preview, "PREVIEW_CHUNK", chunk)
     good = factories.place_order(customer, [("10.00", 2), ("5.00", 1)])
     shipped = factories.place_order(customer, [("10.00", 1)])
     shipped.set_status("Being processed")
@@ -214,6 +219,25 @@ def test_every_error_kind_is_in_the_preview_and_the_error_csv(staff, customer):
     # a file has no Force box to tick: the message names the column to set
     assert errors[f"{paid.number}/{sku(paid)}/1"] == (
         "Payment has been taken: to cancel anyway, set the force column of this row to yes.")
+
+
+def test_a_preview_that_fails_while_writing_rows_leaves_no_batch(staff, customer, monkeypatch):
+    orders = [factories.place_order(customer) for __ in range(3)]
+    monkeypatch.setattr(preview, "PREVIEW_CHUNK", 1)
+    write, calls = preview.copy_columns, []
+
+    def failing_second(*args, **kwargs):  # the second chunk's rows: written beside the third
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(preview, "copy_columns", failing_second)
+    before = CancellationBatch.objects.count()
+    with pytest.raises(RuntimeError, match="disk full"):
+        upload("order_number\n" + "\n".join(str(o.number) for o in orders) + "\n", staff)
+    assert CancellationBatch.objects.count() == before
+    assert not get_model("oscar_ordercancel", "CancellationBatchRow").objects.exists()
 
 
 def test_a_huge_quantity_is_too_large_and_says_the_most(staff, order):

@@ -43,13 +43,13 @@ def test_a_callers_transaction_keeps_its_settings(settings):
 
 def test_the_preview_runs_without_jit(staff, order, monkeypatch):
     seen = []
-    store = preview._store_chunk
+    read = preview._read_facts
 
     def spy(*args, **kwargs):
         seen.append(show("jit"))
-        return store(*args, **kwargs)
+        return read(*args, **kwargs)
 
-    monkeypatch.setattr(preview, "_store_chunk", spy)
+    monkeypatch.setattr(preview, "_read_facts", spy)
     batch = preview.create_batch(io.BytesIO(f"order_number\n{order.number}\n".encode()),
                                  "a.csv", "orders", staff)
     assert batch.valid_rows == 1 and seen == ["off"]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import router, transaction
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
@@ -21,6 +21,7 @@ from oscar_ordercancel.batches.messages import policy_params, render, short
 from oscar_ordercancel.batches.reader import RowSource, open_rows
 from oscar_ordercancel.conf import get_setting, reason_choices
 from oscar_ordercancel.db.bulk import copy_columns
+from oscar_ordercancel.db.overlap import alongside
 from oscar_ordercancel.db.transactions import without_jit
 from oscar_ordercancel.limits import MAX_INTEGER, check_length, limit
 from oscar_ordercancel.policy import actor_role, evaluate, load_contexts_by_number, pinned_partners
@@ -184,10 +185,20 @@ def _will_cancel(ctx, decision) -> dict:
     return {"items": [[qty, lines[pk].title] for pk, qty in decision.quantities.items()]}
 
 
-def decide_rows(rows: list[ParsedRow], batch, user) -> dict[str, object]:
-    """Decide the parsed rows of one chunk with the policy; return their orders' ids by number."""
-    contexts = load_contexts_by_number({row.order_number for row in rows if row.ok})
-    role = actor_role(user, batch.channel)
+def _read_facts(rows: list[ParsedRow] | None) -> dict[str, object]:
+    """The policy's facts of the orders the valid ``rows`` name, by order number."""
+    return load_contexts_by_number({row.order_number for row in rows or () if row.ok})
+
+
+def decide_rows(rows: list[ParsedRow], batch, user, contexts: dict | None = None,
+                role: str | None = None) -> dict[str, object]:
+    """Decide the parsed rows of one chunk with the policy (on ``contexts``, the facts of their
+    orders by number, read now when not given; ``role``: the user's, when known); return
+    their orders' ids by number."""
+    if contexts is None:
+        contexts = _read_facts(rows)
+    if role is None:
+        role = actor_role(user, batch.channel)
     lines_batch = batch.kind == "lines"
     for row in rows:
         if not row.ok:
@@ -235,33 +246,63 @@ def create_batch(stream, file_name: str, kind: str, user, *, reason: str = "", n
 
 
 def preview_rows(batch, source: RowSource | Iterable, user) -> None:
-    """Decide and store the rows of ``source`` on ``batch``, chunk by chunk."""
-    seen: dict[tuple, int] = {}
-    chunk: list[ParsedRow] = []
-    with pinned_actor(user):
-        for number, values in source:
-            chunk.append(parse_row(number, values, batch))
-            if len(chunk) >= PREVIEW_CHUNK:
-                _store_chunk(batch, chunk, user, seen)
-                chunk = []
-        if chunk:
-            _store_chunk(batch, chunk, user, seen)
+    """Decide and store the rows of ``source`` on ``batch``, chunk by chunk.
+
+    On PostgreSQL, while the policy decides one chunk, a helper thread writes the
+    rows of the chunk before it with ``COPY``, on the same connection and in the same
+    transaction (``db.overlap.alongside``).
+    """
+    chunks = _parsed_chunks(batch, source)
+    role = actor_role(user, batch.channel)  # asked here: deciding then needs no query
+    try:
+        with pinned_actor(user), alongside(router.db_for_write(CancellationBatchRow)) as submit:
+            chunk, decided, writing = next(chunks, None), None, None
+            while chunk is not None:
+                if writing is not None:
+                    writing.result()  # the connection is free again
+                contexts = _read_facts(chunk)
+                if decided:
+                    writing = submit(copy_columns, CancellationBatchRow, decided)
+                decided = _decide_chunk(batch, chunk, user, contexts, role)
+                chunk = next(chunks, None)  # read from the file while the rows are written
+            if writing is not None:
+                writing.result()
+            if decided:
+                copy_columns(CancellationBatchRow, decided)
+    finally:
+        chunks.close()  # the file's reader lets go of the stream now, not when collected
     batch.save(update_fields=["total_rows", "valid_rows"])
 
 
-def _store_chunk(batch, chunk: list[ParsedRow], user, seen: dict) -> None:
-    for row in chunk:
-        if not row.ok:
-            continue
-        key = (row.order_number, row.sku)
-        if key in seen:
-            row.refuse("duplicate_row", {"row": seen[key], "sku": bool(row.sku)})
-        else:
-            seen[key] = row.number
-    order_ids = decide_rows(chunk, batch, user)
+def _parsed_chunks(batch, source: RowSource | Iterable) -> Iterator[list[ParsedRow]]:
+    """The rows of ``source`` parsed, ``PREVIEW_CHUNK`` at a time; a repeated row (same order
+    and SKU) is refused as a duplicate of the first."""
+    seen: dict[tuple, int] = {}
+    chunk: list[ParsedRow] = []
+    for number, values in source:
+        row = parse_row(number, values, batch)
+        if row.ok:
+            key = (row.order_number, row.sku)
+            if key in seen:
+                row.refuse("duplicate_row", {"row": seen[key], "sku": bool(row.sku)})
+            else:
+                seen[key] = row.number
+        chunk.append(row)
+        if len(chunk) >= PREVIEW_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _decide_chunk(batch, chunk: list[ParsedRow], user, contexts: dict, role: str) -> dict[str, list]:
+    """Decide ``chunk`` on ``contexts`` and return its rows as columns to store (no query)."""
+    order_ids = decide_rows(chunk, batch, user, contexts, role)
     will_cancel, error = (CancellationBatchRow.Preview.WILL_CANCEL.value,
                           CancellationBatchRow.Preview.ERROR.value)
-    copy_columns(CancellationBatchRow, {
+    batch.total_rows += len(chunk)
+    batch.valid_rows += sum(1 for row in chunk if row.ok)
+    return {
         "batch_id": [batch.pk] * len(chunk),
         "row_number": [row.number for row in chunk],
         "raw": [row.raw for row in chunk],
@@ -276,9 +317,7 @@ def _store_chunk(batch, chunk: list[ParsedRow], user, seen: dict) -> None:
         # parameters; the text is kept only for a refusal that may have no code of its own.
         "preview_message": [(row.stored_message or row.message) if row.code else "" for row in chunk],
         "preview_params": [row.params for row in chunk],
-    })
-    batch.total_rows += len(chunk)
-    batch.valid_rows += sum(1 for row in chunk if row.ok)
+    }
 
 
 def create_batch_for_orders(orders, user, *, reason: str = "", note: str = "", force: bool = False,

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 
 from django.db import connections, models, router
+from django.db.models import Func
 
 #: Up to this many distinct value sets are written as one UPDATE each.
 MAX_GROUPS = 3
@@ -341,3 +342,32 @@ def copy_text(field, value, connection) -> str:
     if isinstance(value, str):
         return copy_escape(value)
     raise TypeError(f"COPY cannot write the {type(value).__name__} value of {field}")
+
+
+class AnyOf(Func):
+    """``expression = ANY(%s)``: one array parameter where ``__in`` sends one per value (for
+    thousands of values, binding them costs more than the query). PostgreSQL only; see
+    :func:`in_values`."""
+
+    output_field = models.BooleanField()
+    conditional = True
+
+    def __init__(self, expression, values: Sequence, db_type: str) -> None:
+        super().__init__(expression)
+        self.values, self.db_type = list(values), db_type
+
+    def as_sql(self, compiler, connection, **extra):
+        """``<expression> = ANY(%s::<type>[])`` with the values as one array."""
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"{sql} = ANY(%s::{self.db_type}[])", (*params, self.values)
+
+
+def in_values(queryset, field: str, values):
+    """``queryset`` filtered to rows whose ``field`` is one of ``values``: one array parameter on
+    PostgreSQL, ``field__in`` elsewhere."""
+    values = list(values)
+    if connections[queryset.db].vendor != "postgresql":
+        return queryset.filter(**{f"{field}__in": values})
+    target = queryset.model._meta.get_field(field)
+    db_type = "bigint" if isinstance(target, models.IntegerField | models.ForeignKey) else "text"
+    return queryset.filter(AnyOf(models.F(field), values, db_type))
