@@ -54,8 +54,9 @@ _skipped_for_services: list[str] = []
 
 #: The tests of the PostgreSQL-only paths: COPY (batch preview, ``cancel_orders``, the dashboard
 #: upload), the ``unnest`` inserts and ``VALUES`` updates of the batch engine, the delivery
-#: statements, ``SET LOCAL`` (lock timeout, JIT), row locks and ``= ANY(array)`` filters. They carry the ``pg_paths`` marker,
-#: and ``make test`` runs them once more with psycopg2 (``ORDERCANCEL_PG_DRIVER=psycopg2``).
+#: statements, ``SET LOCAL`` (lock timeout, JIT), row locks and ``= ANY(array)`` filters. They
+#: carry the ``pg_paths`` marker, and ``make test`` runs them once more with psycopg2
+#: (``ORDERCANCEL_PG_DRIVER=psycopg2``).
 PG_PATHS = (
     "tests/test_drivers.py::*",
     "tests/test_batches.py::*",

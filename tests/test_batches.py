@@ -224,15 +224,19 @@ def test_every_error_kind_is_in_the_preview_and_the_error_csv(staff, customer, c
 def test_a_preview_that_fails_while_writing_rows_leaves_no_batch(staff, customer, monkeypatch):
     orders = [factories.place_order(customer) for __ in range(3)]
     monkeypatch.setattr(preview, "PREVIEW_CHUNK", 1)
-    write, calls = preview.copy_columns, []
+    later, calls = preview.copy_columns_later, []
 
     def failing_second(*args, **kwargs):  # the second chunk's rows: written beside the third
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("disk full")
-        return write(*args, **kwargs)
+        write = later(*args, **kwargs)
 
-    monkeypatch.setattr(preview, "copy_columns", failing_second)
+        def writing():
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("disk full")
+            write()
+        return writing
+
+    monkeypatch.setattr(preview, "copy_columns_later", failing_second)
     before = CancellationBatch.objects.count()
     with pytest.raises(RuntimeError, match="disk full"):
         upload("order_number\n" + "\n".join(str(o.number) for o in orders) + "\n", staff)

@@ -8,7 +8,7 @@ read as tuples rather than model instances, and one ``COPY`` of the rows), so a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -20,11 +20,18 @@ from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.batches.messages import policy_params, render, short
 from oscar_ordercancel.batches.reader import RowSource, open_rows
 from oscar_ordercancel.conf import get_setting, reason_choices
-from oscar_ordercancel.db.bulk import copy_columns
+from oscar_ordercancel.db.bulk import copy_columns_later
 from oscar_ordercancel.db.overlap import alongside
 from oscar_ordercancel.db.transactions import without_jit
-from oscar_ordercancel.limits import MAX_INTEGER, check_length, limit
-from oscar_ordercancel.policy import actor_role, evaluate, load_contexts_by_number, pinned_partners
+from oscar_ordercancel.limits import FIELDS, MAX_INTEGER, check_length
+from oscar_ordercancel.policy import (
+    actor_role,
+    contexts_from_facts,
+    evaluate,
+    pinned_partners,
+    read_facts_by_number,
+)
+from oscar_ordercancel.policy.context import FactRows
 
 CancellationBatch = get_model("oscar_ordercancel", "CancellationBatch")
 CancellationBatchRow = get_model("oscar_ordercancel", "CancellationBatchRow")
@@ -77,7 +84,7 @@ def _reason(values: dict, default: str) -> str:
 def _limited(values: dict, column: str) -> str:
     """The cell of ``column``; a value over its limit (``oscar_ordercancel.limits``) refuses the row."""
     text = values.get(column, "").strip()
-    if len(text) > limit(column):
+    if len(text) > FIELDS[column][0]:
         raise RowError("too_long", {"field": column, "length": len(text)})
     return text
 
@@ -185,9 +192,9 @@ def _will_cancel(ctx, decision) -> dict:
     return {"items": [[qty, lines[pk].title] for pk, qty in decision.quantities.items()]}
 
 
-def _read_facts(rows: list[ParsedRow] | None) -> dict[str, object]:
-    """The policy's facts of the orders the valid ``rows`` name, by order number."""
-    return load_contexts_by_number({row.order_number for row in rows or () if row.ok})
+def _read_facts(rows: list[ParsedRow] | None) -> FactRows:
+    """What the policy needs to know of the orders the valid ``rows`` name (database work only)."""
+    return read_facts_by_number({row.order_number for row in rows or () if row.ok})
 
 
 def decide_rows(rows: list[ParsedRow], batch, user, contexts: dict | None = None,
@@ -196,7 +203,7 @@ def decide_rows(rows: list[ParsedRow], batch, user, contexts: dict | None = None
     orders by number, read now when not given; ``role``: the user's, when known); return
     their orders' ids by number."""
     if contexts is None:
-        contexts = _read_facts(rows)
+        contexts = contexts_from_facts(_read_facts(rows))
     if role is None:
         role = actor_role(user, batch.channel)
     lines_batch = batch.kind == "lines"
@@ -249,29 +256,37 @@ def preview_rows(batch, source: RowSource | Iterable, user) -> None:
     """Decide and store the rows of ``source`` on ``batch``, chunk by chunk.
 
     On PostgreSQL, while the policy decides one chunk, a helper thread writes the
-    rows of the chunk before it with ``COPY``, on the same connection and in the same
-    transaction (``db.overlap.alongside``).
+    rows of the chunk before it (``COPY``) and reads the facts of the chunk after
+    it, on the same connection and in the same transaction
+    (``db.overlap.alongside``): the database's work and Python's overlap.
     """
     chunks = _parsed_chunks(batch, source)
     role = actor_role(user, batch.channel)  # asked here: deciding then needs no query
     try:
         with pinned_actor(user), alongside(router.db_for_write(CancellationBatchRow)) as submit:
-            chunk, decided, writing = next(chunks, None), None, None
+            chunk = next(chunks, None)
+            job, write = submit(_write_and_read, None, chunk), None
             while chunk is not None:
-                if writing is not None:
-                    writing.result()  # the connection is free again
-                contexts = _read_facts(chunk)
-                if decided:
-                    writing = submit(copy_columns, CancellationBatchRow, decided)
-                decided = _decide_chunk(batch, chunk, user, contexts, role)
-                chunk = next(chunks, None)  # read from the file while the rows are written
-            if writing is not None:
-                writing.result()
-            if decided:
-                copy_columns(CancellationBatchRow, decided)
+                following = next(chunks, None)  # read from the file while the job runs
+                facts = job.result()  # the connection is free again
+                job = submit(_write_and_read, write, following)
+                write = copy_columns_later(CancellationBatchRow,
+                                           _decide_chunk(batch, chunk, user, facts, role))
+                chunk = following
+            job.result()
+            if write is not None:
+                write()
     finally:
         chunks.close()  # the file's reader lets go of the stream now, not when collected
     batch.save(update_fields=["total_rows", "valid_rows"])
+
+
+def _write_and_read(write: Callable[[], None] | None, rows: list[ParsedRow] | None) -> FactRows | None:
+    """The database work between two decisions: write one chunk's rows, then read the facts of
+    the next chunk's ``rows``."""
+    if write is not None:
+        write()
+    return _read_facts(rows) if rows else None
 
 
 def _parsed_chunks(batch, source: RowSource | Iterable) -> Iterator[list[ParsedRow]]:
@@ -295,9 +310,10 @@ def _parsed_chunks(batch, source: RowSource | Iterable) -> Iterator[list[ParsedR
         yield chunk
 
 
-def _decide_chunk(batch, chunk: list[ParsedRow], user, contexts: dict, role: str) -> dict[str, list]:
-    """Decide ``chunk`` on ``contexts`` and return its rows as columns to store (no query)."""
-    order_ids = decide_rows(chunk, batch, user, contexts, role)
+def _decide_chunk(batch, chunk: list[ParsedRow], user, facts: FactRows, role: str) -> dict[str, list]:
+    """Decide ``chunk`` on the ``facts`` of its orders and return its rows as columns to store
+    (no query)."""
+    order_ids = decide_rows(chunk, batch, user, contexts_from_facts(facts), role)
     will_cancel, error = (CancellationBatchRow.Preview.WILL_CANCEL.value,
                           CancellationBatchRow.Preview.ERROR.value)
     batch.total_rows += len(chunk)

@@ -219,17 +219,22 @@ def copy_columns(model, columns: Mapping[str, Sequence]) -> None:
     model's other concrete fields get their defaults (``auto_now_add`` applied).
     Elsewhere, ``bulk_create``.
     """
+    copy_columns_later(model, columns)()
+
+
+def copy_columns_later(model, columns: Mapping[str, Sequence]) -> Callable[[], None]:
+    """:func:`copy_columns` in two steps: the rows are made ready now (on PostgreSQL, the text
+    ``COPY`` reads), and the returned function writes them (for a caller that writes from
+    another thread while it goes on: ``db.overlap.alongside``)."""
     names = list(columns)
     count = len(columns[names[0]]) if names else 0
     if not count:
-        return
+        return lambda: None
     alias = router.db_for_write(model)
     connection = connections[alias]
     if connection.vendor != "postgresql":
-        model._base_manager.using(alias).bulk_create(
-            [model(**dict(zip(names, row, strict=True)))
-             for row in zip(*columns.values(), strict=True)], batch_size=2000)
-        return
+        objs = [model(**dict(zip(names, row, strict=True))) for row in zip(*columns.values(), strict=True)]
+        return lambda: model._base_manager.using(alias).bulk_create(objs, batch_size=2000) and None
     meta = model._meta
     by_name = {key: f for f in meta.concrete_fields for key in (f.name, f.attname)}
     fields = [by_name[name] for name in names]
@@ -239,8 +244,11 @@ def copy_columns(model, columns: Mapping[str, Sequence]) -> None:
     blank = model()  # the other fields' defaults, and pre_save's (auto_now_add) values
     cells = [_copy_column(f, columns[name], connection) for f, name in zip(fields, names, strict=True)]
     cells += [[copy_text(f, f.pre_save(blank, True), connection)] * count for f in defaults]
-    copy_from(connection, meta.db_table, [f.column for f in fields + defaults],
-              "".join(["\t".join(row) + "\n" for row in zip(*cells, strict=True)]))
+    data = "".join(["\t".join(row) + "\n" for row in zip(*cells, strict=True)])
+    columns_sent = [f.column for f in fields + defaults]
+    # The connection of the alias where the rows are written (a helper thread has its own alias
+    # entry pointed at the caller's connection).
+    return lambda: copy_from(connections[alias], meta.db_table, columns_sent, data)
 
 
 def copy_from(connection, table: str, columns: Sequence[str], data: str) -> None:

@@ -6,9 +6,11 @@ from collections.abc import Mapping
 
 from oscar_ordercancel.policy.context import (
     CancellationContext,
+    contexts_from_facts,
     load_context,
     load_contexts,
     load_contexts_by_number,
+    read_facts_by_number,
 )
 from oscar_ordercancel.policy.decision import (
     CUSTOMER_MESSAGES,
@@ -38,6 +40,8 @@ __all__ = [
     "load_context",
     "load_contexts",
     "load_contexts_by_number",
+    "read_facts_by_number",
+    "contexts_from_facts",
     "message_for",
     "pinned_partners",
 ]

@@ -70,13 +70,15 @@ class CancellationContext:
     #: The status settings, read once per load; ``None`` reads them on each question.
     statuses: StatusSettings | None = None
 
+    #: ``(lines, {id: line})`` as last built by :attr:`lines_by_id`.
+    _by_id: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
     @property
     def lines_by_id(self) -> dict[int, object]:
-        """The order's lines keyed by id (rebuilt only when ``lines`` is replaced)."""
-        cached = self.extra.get("_lines_by_id")
-        if cached is None or cached[0] is not self.lines or len(cached[1]) != len(self.lines):
-            cached = (self.lines, {line.pk: line for line in self.lines})
-            self.extra["_lines_by_id"] = cached
+        """The order's lines keyed by id (rebuilt only when ``lines`` is replaced or grows)."""
+        lines, cached = self.lines, self._by_id
+        if cached is None or cached[0] is not lines or len(cached[1]) != len(lines):
+            cached = self._by_id = (lines, {line.pk: line for line in lines})
         return cached[1]
 
     def tracks_stock(self, line) -> bool:
@@ -291,33 +293,61 @@ class OrderFacts(NamedTuple):
 _ORDER_FIELDS = ("pk", "number", "status", "user_id", "site_id", "date_placed")
 
 
+class FactRows(NamedTuple):
+    """What :func:`read_facts_by_number` read: rows, to be made contexts without a query."""
+
+    orders: list[tuple]
+    lines: list[tuple]
+    #: The settings of orders without a site (the current site's), read when there are any.
+    siteless: EffectiveSettings | None = None
+
+
 def load_contexts_by_number(numbers: Iterable[str]) -> dict[str, CancellationContext]:
     """The facts of the orders with these numbers, keyed by number, to decide on, not change.
 
     For deciding many orders at once (a batch preview): one query reads the orders
     with their own facts, one their lines with theirs, without making model
     instances (the contexts hold :class:`OrderFacts` and :class:`LineFacts`).
-    Unknown numbers are left out.
+    Unknown numbers are left out. The same as ``contexts_from_facts(read_facts_by_number(…))``.
     """
-    orders: dict[int, tuple[OrderFacts, tuple]] = {}
-    width = len(_ORDER_FIELDS)
+    return contexts_from_facts(read_facts_by_number(numbers))
+
+
+def read_facts_by_number(numbers: Iterable[str]) -> FactRows:
+    """The database work of :func:`load_contexts_by_number`: two queries, no context made."""
     orders_queryset = _cached(("orders", *_shape()), lambda: get_model("order", "Order").objects
                               .annotate(**_order_facts("")).order_by())
-    for row in in_values(orders_queryset, "number", set(numbers)).values_list(
-            *_ORDER_FIELDS, *_ORDER_FACT_NAMES):
-        orders[row[0]] = (OrderFacts._make(row[:width]), row[width:])
-    per_order: dict[int, list] = defaultdict(list)
-    facts: dict[int, list] = defaultdict(list)
-    lines = len(_FACT_FIELDS)
+    orders = list(in_values(orders_queryset, "number", set(numbers)).values_list(
+        *_ORDER_FIELDS, *_ORDER_FACT_NAMES))
+    if not orders:
+        return FactRows([], [])
     lines_queryset = _cached(("facts", *_shape()), lambda: get_model("order", "Line").objects
                              .annotate(**_line_facts()).order_by("pk"))
-    for row in _driver_rows(in_values(lines_queryset, "order_id", orders), _FACT_FIELDS, _LINE_FACTS):
+    lines = _driver_rows(in_values(lines_queryset, "order_id", [row[0] for row in orders]),
+                         _FACT_FIELDS, _LINE_FACTS)
+    site = _ORDER_FIELDS.index("site_id")
+    siteless = effective_settings(None) if any(row[site] is None for row in orders) else None
+    return FactRows(orders, lines, siteless)
+
+
+def contexts_from_facts(facts: FactRows) -> dict[str, CancellationContext]:
+    """The contexts, by order number, of what :func:`read_facts_by_number` read (no query)."""
+    width, lines = len(_ORDER_FIELDS), len(_FACT_FIELDS)
+    per_order: dict[int, list] = defaultdict(list)
+    line_facts: dict[int, list] = defaultdict(list)
+    for row in facts.lines:
         line = LineFacts._make(row[:lines])
         per_order[line.order_id].append(line)
-        facts[line.order_id].append(row[lines:])
+        line_facts[line.order_id].append(row[lines:])
     make = _ContextMaker()
-    return {order.number: make(order, per_order.get(pk, []), facts.get(pk, []), own)
-            for pk, (order, own) in orders.items()}
+    if facts.siteless is not None:
+        make.site_settings[None] = facts.siteless
+    contexts = {}
+    for row in facts.orders:
+        order = OrderFacts._make(row[:width])
+        contexts[order.number] = make(order, per_order.get(order.pk, []),
+                                      line_facts.get(order.pk, []), row[width:])
+    return contexts
 
 
 def _driver_rows(queryset, fields: tuple[str, ...], annotations: tuple[str, ...]) -> list[tuple]:
