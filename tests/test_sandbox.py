@@ -216,9 +216,9 @@ def test_make_sandbox_runs_batches_and_cancel_jobs_in_a_worker_on_the_filesystem
         started = web.post(batch_url + "start/", data={"csrfmiddlewaretoken": web.cookies["csrftoken"]},
                            allow_redirects=False)
         assert started.status_code == 302
-        # The Start request only queued the batch: the worker runs it afterwards.
+        # The Start request only queues the batch; the worker runs it (its log line below), and
+        # may already have finished its 62 rows by the first reading.
         progress = [web.get(batch_url + "progress/").json()]
-        assert progress[0]["finished"] is False
         while not progress[-1]["finished"] and len(progress) < 600:
             time.sleep(0.2)
             progress.append(web.get(batch_url + "progress/").json())
