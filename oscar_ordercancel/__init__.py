@@ -1,3 +1,3 @@
 """Real order cancellation for django-oscar."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -8,6 +8,8 @@ from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_class, get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
+from oscar_ordercancel.compat import with_order_page_permissions
+
 Basket = get_model("basket", "Basket")
 Source = get_model("payment", "Source")
 SourceType = get_model("payment", "SourceType")
@@ -18,11 +20,15 @@ TITLES = ["Linen shirt", "Travel mug", "Wool scarf", "Notebook", "Desk lamp", "T
 
 
 def create_user(email, password="password", perms=(), **kwargs):
-    """A user who logs in with ``email`` / ``password``, with ``perms`` ("app.codename")."""
+    """A user who logs in with ``email`` / ``password``, with ``perms`` ("app.codename").
+
+    ``order.view_order`` (what Oscar 4.2's order pages need) brings what the installed
+    Oscar release needs for them (every order permission on Oscar 4.0 and 4.1).
+    """
     user = get_user_model().objects.create_user(
         username=email.split("@")[0], email=email, password=password, **kwargs
     )
-    for perm in perms:
+    for perm in with_order_page_permissions(perms):
         app_label, codename = perm.split(".")
         user.user_permissions.add(
             Permission.objects.get(content_type__app_label=app_label, codename=codename)

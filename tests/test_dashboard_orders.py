@@ -14,6 +14,7 @@ from django.urls import reverse
 from oscar.apps.dashboard.orders import views as oscar_views
 from oscar.core.loading import get_model
 
+from oscar_ordercancel.compat import GRANULAR_DASHBOARD_PERMISSIONS
 from oscar_ordercancel.models import OrderCancellation
 from oscar_ordercancel.policy import can_cancel
 from oscar_ordercancel.services import cancel_order
@@ -317,6 +318,9 @@ def test_bulk_cancel_lists_what_will_and_will_not_be_cancelled_then_reports(
 # ---------------------------------------------------------------- permissions
 
 
+@pytest.mark.skipif(not GRANULAR_DASHBOARD_PERMISSIONS, reason=(
+    "Oscar 4.0 / 4.1 open their order pages only to staff with order.change_order, which lets "
+    "them cancel: no staff user there sees an order without being allowed to cancel it"))
 def test_staff_without_the_cancel_permission_see_no_controls_and_get_403(client, viewer, order):
     before = factories.snapshot(order)
     client.force_login(viewer)

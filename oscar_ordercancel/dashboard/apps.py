@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from oscar.core.application import OscarDashboardConfig
 from oscar.core.loading import get_class
 
+from oscar_ordercancel.compat import dashboard_permissions
+
 
 class OrderCancelDashboardConfig(OscarDashboardConfig):
     """Status mappings, cancellation settings per site, resubmitting cancelled orders, cancel jobs."""
@@ -23,7 +25,7 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
     default_permissions = ["is_staff"]
 
     def configure_permissions(self) -> None:
-        """Oscar 4.2 dashboard permissions, per URL name."""
+        """Dashboard permissions per URL name, written as the installed Oscar release takes them."""
         from oscar_ordercancel.policy.rules import STAFF_PERMISSIONS
 
         DashboardPermission = get_class("dashboard.permissions", "DashboardPermission")
@@ -32,26 +34,26 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
         mapping = "orderstatusmapping"
         settings = "cancellationsettings"
         self.permissions_map = {
-            "ordercancel-mapping-list": DashboardPermission.get(
+            "ordercancel-mapping-list": dashboard_permissions(
                 "oscar_ordercancel", f"view_{mapping}"),
-            "ordercancel-mapping-create": DashboardPermission.get(
+            "ordercancel-mapping-create": dashboard_permissions(
                 "oscar_ordercancel", f"view_{mapping}", f"add_{mapping}"),
-            "ordercancel-mapping-update": DashboardPermission.get(
+            "ordercancel-mapping-update": dashboard_permissions(
                 "oscar_ordercancel", f"view_{mapping}", f"change_{mapping}"),
-            "ordercancel-mapping-delete": DashboardPermission.get(
+            "ordercancel-mapping-delete": dashboard_permissions(
                 "oscar_ordercancel", f"view_{mapping}", f"delete_{mapping}"),
-            "ordercancel-settings": DashboardPermission.get(
+            "ordercancel-settings": dashboard_permissions(
                 "oscar_ordercancel", f"view_{settings}"),
             # Saving also needs change_cancellationsettings (checked by the view).
-            "ordercancel-settings-site": DashboardPermission.get(
+            "ordercancel-settings-site": dashboard_permissions(
                 "oscar_ordercancel", f"view_{settings}"),
             # Either staff cancel permission (policy.rules.STAFF_PERMISSIONS) will do.
             "ordercancel-order-resubmit": tuple([perm] for perm in STAFF_PERMISSIONS),
             # Cancel jobs: looking needs view_canceljob or a staff cancel permission;
             # acting (and settling a request by hand) needs a staff cancel permission.
-            "ordercancel-job-list": (DashboardPermission.get("oscar_ordercancel", "view_canceljob"),
+            "ordercancel-job-list": (dashboard_permissions("oscar_ordercancel", "view_canceljob"),
                                      *([perm] for perm in STAFF_PERMISSIONS)),
-            "ordercancel-job-detail": (DashboardPermission.get("oscar_ordercancel", "view_canceljob"),
+            "ordercancel-job-detail": (dashboard_permissions("oscar_ordercancel", "view_canceljob"),
                                        *([perm] for perm in STAFF_PERMISSIONS)),
             "ordercancel-job-retry": tuple([perm] for perm in STAFF_PERMISSIONS),
             "ordercancel-job-resend": tuple([perm] for perm in STAFF_PERMISSIONS),

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('order', '0021_billingaddress_code_shippingaddress_code'),
+        ('order', '0018_alter_line_num_allocated'),  # Oscar 4.0's latest: every Oscar 4 release
         ('sites', '0002_alter_domain_unique'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

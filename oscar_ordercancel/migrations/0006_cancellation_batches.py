@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('order', '0021_billingaddress_code_shippingaddress_code'),
+        ('order', '0018_alter_line_num_allocated'),  # Oscar 4.0's latest: every Oscar 4 release
         ('oscar_ordercancel', '0005_cancel_job_event_types'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

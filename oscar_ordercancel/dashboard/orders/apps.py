@@ -6,6 +6,8 @@ from django.urls import path
 from oscar.apps.dashboard.orders import apps
 from oscar.core.loading import get_class
 
+from oscar_ordercancel.compat import dashboard_permissions
+
 
 class OrdersDashboardConfig(apps.OrdersDashboardConfig):
     """Use in place of ``oscar.apps.dashboard.orders.apps.OrdersDashboardConfig``."""
@@ -22,16 +24,16 @@ class OrdersDashboardConfig(apps.OrdersDashboardConfig):
         super().configure_permissions()
         DashboardPermission = get_class("dashboard.permissions", "DashboardPermission")
         cancel = (
-            DashboardPermission.get("oscar_ordercancel", "cancel_order"),
-            DashboardPermission.get("order", "change_order"),
+            dashboard_permissions("oscar_ordercancel", "cancel_order"),
+            dashboard_permissions("order", "change_order"),
             DashboardPermission.partner_dashboard_access,
         )
         self.permissions_map.update({
             "order-cancel": cancel,
             "order-bulk-cancel": cancel,
             "order-resubmit": (
-                DashboardPermission.get("oscar_ordercancel", "cancel_order"),
-                DashboardPermission.get("order", "change_order"),
+                dashboard_permissions("oscar_ordercancel", "cancel_order"),
+                dashboard_permissions("order", "change_order"),
             ),
         })
 

@@ -25,15 +25,16 @@ from oscar.apps.dashboard.orders import views as oscar_views
 from oscar.apps.dashboard.orders.views import *  # noqa: F401,F403 - Oscar's other views
 from oscar.apps.order.exceptions import InvalidOrderStatus
 from oscar.apps.payment.exceptions import PaymentError as OscarPaymentError
-from oscar.views.generic import (
-    IntermediateBulkAction,
-    IntermediateBulkActionView,
-    IntermediateBulkEditMixin,
-)
 
 from oscar_ordercancel import services
 from oscar_ordercancel.abstract_models import Channel
 from oscar_ordercancel.conf import get_setting, reason_choices
+from oscar_ordercancel.dashboard.bulk import TEMPLATE as BULK_ACTION_TEMPLATE
+from oscar_ordercancel.dashboard.bulk import (
+    IntermediateBulkAction,
+    IntermediateBulkActionView,
+    IntermediateBulkEditMixin,
+)
 from oscar_ordercancel.dashboard.orders.forms import BulkCancelForm, StaffCancelForm
 from oscar_ordercancel.dashboard.orders.preview import line_facts
 from oscar_ordercancel.exceptions import CancellationError, StatusChangeRefused
@@ -88,7 +89,8 @@ def refused_status_change(order, exc: StatusChangeRefused) -> str:
 class OrderListView(DashboardCancellationMixin, IntermediateBulkEditMixin, oscar_views.OrderListView):
     """Oscar's order list, plus "Cancel selected orders" and engine-backed status changes.
 
-    The bulk cancel is one of Oscar 4.2's intermediate bulk actions: the selection
+    The bulk cancel is an intermediate bulk action (Oscar 4.2's, or ``dashboard.bulk``'s
+    on 4.0 and 4.1): the selection
     (at most ``OSCAR_MAX_BULK_INTERMEDIATE_IDS`` orders) waits in the session for
     the confirmation page, ``dashboard:order-bulk-cancel``.
     """
@@ -501,7 +503,7 @@ class BulkCancelView(IntermediateBulkActionView):
         ctx["will_not_cancel"] = [(o, decisions[o.pk].message) for o in orders if not decisions[o.pk]]
         ctx["unforced"] = {o.pk for o in orders if not decisions[o.pk]
                            and decisions[o.pk].code == "paid_needs_force"}
-        ctx.update(self._page(ctx["action_label"]))
+        ctx.update(self._page(ctx["action_label"]), bulk_action_template=BULK_ACTION_TEMPLATE)
         return ctx
 
     def _page(self, label) -> dict:

@@ -32,6 +32,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_class, get_model
 
+from oscar_ordercancel.compat import with_order_page_permissions
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.jobs.outbox import wake_ups_held
@@ -191,7 +192,7 @@ class Command(BaseCommand):
             username="staff", email=STAFF[0], password=STAFF[1], is_staff=True,
             first_name="Sam", last_name="Staff",
         )
-        for perm in STAFF_PERMISSIONS:
+        for perm in with_order_page_permissions(STAFF_PERMISSIONS):
             app_label, codename = perm.split(".")
             self.staff.user_permissions.add(
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)

@@ -1,0 +1,53 @@
+"""The Oscar and Django releases this process runs on, read once, and what differs between them.
+
+The package supports every django-oscar 4 release (4.0, 4.1, 4.2) with each Django
+that release supports. Where releases differ, the code asks this module instead of
+trying an import and catching the error, so each difference is named in one place:
+
+* Oscar 4.2 made dashboard permissions granular: ``DashboardPermission.get(app_label,
+  *codenames)`` (a shop may map a codename to others). Oscar 4.0 and 4.1 take
+  category names instead (``DashboardPermission.get("order")`` is every order
+  permission); there a screen's permissions are written ``app_label.codename``.
+* Oscar 4.2 added two-step bulk actions (``oscar.views.generic.IntermediateBulkAction``
+  and its view); ``oscar_ordercancel.dashboard.bulk`` gives 4.0 and 4.1 the same.
+"""
+
+from __future__ import annotations
+
+import django
+import oscar
+
+#: ``(major, minor)`` of the installed django-oscar and Django.
+OSCAR_VERSION: tuple[int, int] = tuple(oscar.VERSION[:2])
+DJANGO_VERSION: tuple[int, int] = tuple(django.VERSION[:2])
+
+#: Oscar 4.2+: ``DashboardPermission.get(app_label, *codenames)``.
+GRANULAR_DASHBOARD_PERMISSIONS: bool = OSCAR_VERSION >= (4, 2)
+
+#: Oscar 4.2+: ``IntermediateBulkAction`` / ``IntermediateBulkActionView`` in ``oscar.views.generic``.
+OSCAR_INTERMEDIATE_BULK_ACTIONS: bool = OSCAR_VERSION >= (4, 2)
+
+
+def dashboard_permissions(app_label: str, *codenames: str) -> list[str]:
+    """The permissions (all needed) of a dashboard screen, as this Oscar release writes them."""
+    if GRANULAR_DASHBOARD_PERMISSIONS:
+        from oscar.core.loading import get_class
+
+        return get_class("dashboard.permissions", "DashboardPermission").get(app_label, *codenames)
+    return [f"{app_label}.{codename}" for codename in codenames]
+
+
+#: What Oscar's own order pages (list, detail) ask of a staff user without partner access:
+#: ``order.view_order`` from Oscar 4.2; every order permission before (4.0 and 4.1 check
+#: ``DashboardPermission.get("order")``, a list that must all hold).
+ORDER_PAGE_PERMISSIONS: tuple[str, ...] = (
+    ("order.view_order",) if GRANULAR_DASHBOARD_PERMISSIONS
+    else ("order.add_order", "order.change_order", "order.view_order", "order.delete_order"))
+
+
+def with_order_page_permissions(perms) -> list[str]:
+    """``perms`` ("app_label.codename"), with what Oscar's order pages need where it has ``view_order``."""
+    perms = list(perms)
+    if "order.view_order" in perms:
+        perms += [perm for perm in ORDER_PAGE_PERMISSIONS if perm not in perms]
+    return perms
