@@ -1,5 +1,6 @@
 # oscar-ordercancel developer tasks. `make sandbox` runs the demo shop; `make test` is what CI runs.
 
+SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,13 +19,15 @@ export SANDBOX_DB SANDBOX_BROKER_DIR
 BATCH_ORDERS ?= 300
 
 .DEFAULT_GOAL := help
-.PHONY: help venv sandbox sandbox-data test bench lint docs wheel clean
+.PHONY: help venv sandbox sandbox-data test test-matrix bench lint docs wheel clean
 
 help:
 	@echo "make sandbox       fresh demo shop with sample orders at http://127.0.0.1:8000/ (PORT=8100 for another port),"
 	@echo "                   served with a Celery worker beside it (SANDBOX_PROCESSORS=1: a cancel processor that logs)"
 	@echo "make sandbox-data  the same database, without starting the server and the worker"
 	@echo "make test          ruff, import layers, migration check and the test suite, with and without the forks"
+	@echo "make test-matrix   the suite on every supported (Python, Oscar, Django) triple (noxfile.py),"
+	@echo "                   one line per triple at the end (MATRIX=\"...\" to run some: nox -l lists them)"
 	@echo "make bench         benchmarks (bench/run.py)"
 	@echo "make lint | docs | wheel | clean"
 
@@ -90,6 +93,16 @@ test: venv
 	ORDERCANCEL_MODEL_FORK=1 $(PYTHON) -m pytest tests/model_fork_tests.py $(PYTEST_ARGS) || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED"; else echo "make test: all passed"; fi; \
 	exit $$status
+
+# Every session of noxfile.py (or those named in MATRIX, separated by commas), each in its
+# own virtualenv under .nox/; bench/matrix_summary.py prints one line per triple from nox's
+# JSON report. MATRIX_MARKERS / MATRIX_FORKS narrow what each runs (noxfile.py).
+MATRIX ?=
+test-matrix: venv
+	@rm -f .nox/report.json; mkdir -p .nox; \
+	$(BIN)/nox --no-color --report .nox/report.json $(if $(MATRIX),-s $(MATRIX),) \
+		2>&1 | tee .nox/matrix.log; rc=$${PIPESTATUS[0]}; \
+	$(PYTHON) .ci/matrix_summary.py .nox/report.json .nox/matrix.log; exit $$rc
 
 bench: venv
 	$(PYTHON) bench/run.py

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
+from oscar_ordercancel import compat
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.policy.pipeline import (
     NOT_IN_PIPELINE,
@@ -246,3 +247,21 @@ def check_order_model(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     from oscar.core.loading import get_model
 
     return order_model_messages(get_model("order", "Order"), apps.get_app_config("order").name)
+
+
+def version_messages(oscar_version: tuple[int, int], django_version: tuple[int, int]) -> list:
+    """W008 for an Oscar / Django pair outside the tested matrix (it may work; nobody checked)."""
+    if compat.is_supported(oscar_version, django_version):
+        return []
+    tested = "; ".join(f"Oscar {o[0]}.{o[1]} with Django " + ", ".join(f"{d[0]}.{d[1]}" for d in djangos)
+                       for o, djangos in compat.SUPPORTED.items())
+    return [checks.Warning(
+        f"oscar-ordercancel is not tested with django-oscar {oscar_version[0]}.{oscar_version[1]} "
+        f"and Django {django_version[0]}.{django_version[1]}.",
+        hint=f"Tested: {tested}.", id="ordercancel.W008")]
+
+
+@checks.register("oscar_ordercancel")
+def check_versions(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The installed Oscar and Django are a tested pair (W008)."""
+    return version_messages(compat.OSCAR_VERSION, compat.DJANGO_VERSION)

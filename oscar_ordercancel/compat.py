@@ -51,3 +51,18 @@ def with_order_page_permissions(perms) -> list[str]:
     if "order.view_order" in perms:
         perms += [perm for perm in ORDER_PAGE_PERMISSIONS if perm not in perms]
     return perms
+
+
+#: The tested pairs: each Oscar 4 release with the Django versions it supports
+#: (noxfile.py runs each with Python 3.11 to 3.13; the README has the table).
+SUPPORTED: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {
+    (4, 0): ((4, 2), (5, 2)),
+    (4, 1): ((4, 2), (5, 2)),
+    (4, 2): ((4, 2), (5, 2), (6, 0), (6, 1)),
+}
+
+
+def is_supported(oscar_version: tuple[int, int] = OSCAR_VERSION,
+                 django_version: tuple[int, int] = DJANGO_VERSION) -> bool:
+    """Whether this Oscar release with this Django is one the package is tested on."""
+    return django_version in SUPPORTED.get(oscar_version, ())
