@@ -27,7 +27,7 @@ help:
 	@echo "make sandbox-data  the same database, without starting the server and the worker"
 	@echo "make test          ruff, import layers, migration check and the test suite, with and without the forks"
 	@echo "make test-matrix   the suite on every supported (Python, Oscar, Django) triple (noxfile.py),"
-	@echo "                   one line per triple at the end (MATRIX=\"...\" to run some: nox -l lists them)"
+	@echo "                   one line per triple at the end (MATRIX=\"'tests(py3.12, oscar4.2, django6.0)'\" runs one: nox -l lists them)"
 	@echo "make bench         benchmarks (bench/run.py)"
 	@echo "make lint | docs | wheel | clean"
 
@@ -94,8 +94,8 @@ test: venv
 	if [ $$status -ne 0 ]; then echo "make test: FAILED"; else echo "make test: all passed"; fi; \
 	exit $$status
 
-# Every session of noxfile.py (or those named in MATRIX, separated by commas), each in its
-# own virtualenv under .nox/; bench/matrix_summary.py prints one line per triple from nox's
+# Every session of noxfile.py (or those named in MATRIX, each quoted for the shell), each in
+# its own virtualenv under .nox/; .ci/matrix_summary.py prints one line per triple from nox's
 # JSON report. MATRIX_MARKERS / MATRIX_FORKS narrow what each runs (noxfile.py).
 MATRIX ?=
 test-matrix: venv

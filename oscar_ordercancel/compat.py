@@ -10,6 +10,9 @@ trying an import and catching the error, so each difference is named in one plac
   permission); there a screen's permissions are written ``app_label.codename``.
 * Oscar 4.2 added two-step bulk actions (``oscar.views.generic.IntermediateBulkAction``
   and its view); ``oscar_ordercancel.dashboard.bulk`` gives 4.0 and 4.1 the same.
+* Oscar 4.1 made a guest confirm the order's e-mail address before the order-status
+  page opens (``customer:anon-order-form``, ``customer.mixins.AnonymousOrderMixin``);
+  on Oscar 4.0 the page's signed hash alone proves the order.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ GRANULAR_DASHBOARD_PERMISSIONS: bool = OSCAR_VERSION >= (4, 2)
 
 #: Oscar 4.2+: ``IntermediateBulkAction`` / ``IntermediateBulkActionView`` in ``oscar.views.generic``.
 OSCAR_INTERMEDIATE_BULK_ACTIONS: bool = OSCAR_VERSION >= (4, 2)
+
+#: Oscar 4.1+: a guest's order-status page asks for the order's e-mail address first.
+GUEST_ORDER_EMAIL_CHECK: bool = OSCAR_VERSION >= (4, 1)
 
 
 def dashboard_permissions(app_label: str, *codenames: str) -> list[str]:

@@ -4,11 +4,12 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.urls import reverse
 from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_class, get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
-from oscar_ordercancel.compat import with_order_page_permissions
+from oscar_ordercancel.compat import GUEST_ORDER_EMAIL_CHECK, with_order_page_permissions
 
 Basket = get_model("basket", "Basket")
 Source = get_model("payment", "Source")
@@ -19,16 +20,18 @@ ShippingEventType = get_model("order", "ShippingEventType")
 TITLES = ["Linen shirt", "Travel mug", "Wool scarf", "Notebook", "Desk lamp", "Tea towel"]
 
 
-def create_user(email, password="password", perms=(), **kwargs):
+def create_user(email, password="password", perms=(), *, order_pages=True, **kwargs):
     """A user who logs in with ``email`` / ``password``, with ``perms`` ("app.codename").
 
     ``order.view_order`` (what Oscar 4.2's order pages need) brings what the installed
-    Oscar release needs for them (every order permission on Oscar 4.0 and 4.1).
+    Oscar release needs for them (every order permission on Oscar 4.0 and 4.1, which
+    includes ``order.change_order``, a cancel permission) unless ``order_pages`` is false:
+    then the user has exactly ``perms``, the way to write staff who may not cancel.
     """
     user = get_user_model().objects.create_user(
         username=email.split("@")[0], email=email, password=password, **kwargs
     )
-    for perm in with_order_page_permissions(perms):
+    for perm in (with_order_page_permissions(perms) if order_pages else perms):
         app_label, codename = perm.split(".")
         user.user_permissions.add(
             Permission.objects.get(content_type__app_label=app_label, codename=codename)
@@ -65,6 +68,18 @@ def ship(order, line, quantity, event="Shipped"):
     handler = EventHandler()
     handler.handle_shipping_event(order, event_type, [line], [quantity])
     handler.consume_stock_allocations(order, [line], [quantity])
+
+
+def open_guest_order(client, order, email="guest@example.com"):
+    """Open a guest's order-status page as its e-mail link does; return the page's URL.
+
+    From Oscar 4.1 the guest first confirms the order's e-mail address (a form that
+    keeps it in the session); Oscar 4.0 opens the page on its signed hash alone.
+    """
+    kwargs = {"order_number": order.number, "hash": order.verification_hash()}
+    if GUEST_ORDER_EMAIL_CHECK:
+        client.post(reverse("customer:anon-order-form", kwargs=kwargs), {"email": email})
+    return reverse("customer:anon-order", kwargs=kwargs)
 
 
 def snapshot(order):

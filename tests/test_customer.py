@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from oscar_ordercancel.compat import GUEST_ORDER_EMAIL_CHECK
 from oscar_ordercancel.models import CancellationSettings, OrderCancellation, OrderStatusMapping
 from oscar_ordercancel.policy import can_cancel
 from oscar_ordercancel.services import cancel_order
@@ -250,17 +251,9 @@ def guest_order():
     return factories.place_order(None, guest_email="guest@example.com")
 
 
-def _guest_session(client, order):
-    form_url = reverse("customer:anon-order-form",
-                       kwargs={"order_number": order.number, "hash": order.verification_hash()})
-    client.post(form_url, {"email": "guest@example.com"})
-    return reverse("customer:anon-order",
-                   kwargs={"order_number": order.number, "hash": order.verification_hash()})
-
-
 def test_a_guest_cancels_from_the_order_status_page(client, guest_order, mailoutbox,
                                                      django_capture_on_commit_callbacks):
-    status_url = _guest_session(client, guest_order)
+    status_url = factories.open_guest_order(client, guest_order)
     page = client.get(status_url)
     assert page.status_code == 200
     guest_cancel = reverse("oscar_ordercancel:anon-order-cancel", kwargs={
@@ -284,7 +277,8 @@ def test_a_guest_without_the_verified_email_or_hash_gets_nothing(client, guest_o
     assert client.post(bad_hash, {"reason": "customer"}).status_code == 404
     no_session = reverse("oscar_ordercancel:anon-order-cancel", kwargs={
         "order_number": guest_order.number, "hash": guest_order.verification_hash()})
-    assert client.post(no_session, {"reason": "customer"}).status_code == 404
+    if GUEST_ORDER_EMAIL_CHECK:  # Oscar 4.1+: the hash alone is not enough
+        assert client.post(no_session, {"reason": "customer"}).status_code == 404
     assert factories.snapshot(guest_order) == before
 
 
@@ -313,7 +307,7 @@ def test_the_guest_cancel_url_sits_under_oscars_guest_page(guest_order):
 
 def test_the_old_guest_cancel_url_redirects_and_old_forms_still_work(
         client, guest_order, django_capture_on_commit_callbacks):
-    status_url = _guest_session(client, guest_order)
+    status_url = factories.open_guest_order(client, guest_order)
     kwargs = {"order_number": guest_order.number, "hash": guest_order.verification_hash()}
     new = reverse("oscar_ordercancel:anon-order-cancel", kwargs=kwargs)
     old = f"/order-status/{guest_order.number}/{guest_order.verification_hash()}/cancel/"

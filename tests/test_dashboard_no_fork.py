@@ -29,7 +29,8 @@ def test_the_own_app_offers_the_staff_cancel_page(client, order, customer):
 
 
 def test_staff_without_the_permission_get_403_on_the_own_app_cancel_page(client, order):
-    viewer = factories.create_user("looker@example.com", is_staff=True, perms=["order.view_order"])
+    viewer = factories.create_user("looker@example.com", is_staff=True, perms=["order.view_order"],
+                                     order_pages=False)
     client.force_login(viewer)
     url = reverse("ordercancel_dashboard:ordercancel-order-cancel", kwargs={"number": order.number})
     assert client.get(url).status_code == 403

@@ -9,6 +9,7 @@ from django.urls import reverse
 from oscar.core.loading import get_model
 from oscar.defaults import OSCAR_DASHBOARD_NAVIGATION
 
+from oscar_ordercancel.compat import GRANULAR_DASHBOARD_PERMISSIONS
 from oscar_ordercancel.conf import effective_settings
 from oscar_ordercancel.dashboard.navigation import ENTRIES, add_to_navigation
 from oscar_ordercancel.models import CancellationSettings, OrderStatusMapping
@@ -118,12 +119,14 @@ def test_the_dashboard_menu_shows_the_entries(client, superuser):
 
 
 def test_the_menu_hides_the_entries_from_staff_without_permission(client):
-    clerk = factories.create_user("clerk@example.com", is_staff=True, perms=["order.view_order"])
+    clerk = factories.create_user("clerk@example.com", is_staff=True, perms=["order.view_order"],
+                                  order_pages=False)
     client.force_login(clerk)
     response = client.get(reverse("dashboard:index"))
     assert response.status_code == 200
     text = response.content.decode()
-    assert f'href="{reverse("dashboard:order-list")}"' in text  # the menu is there: Oscar's Orders
+    if GRANULAR_DASHBOARD_PERMISSIONS:  # Oscar 4.2: view_order alone opens Oscar's Orders
+        assert f'href="{reverse("dashboard:order-list")}"' in text  # the menu is there
     assert "/dashboard/ordercancel/" not in text  # but none of our pages
     assert "Cancellations" not in text  # nor an empty menu
 

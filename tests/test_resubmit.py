@@ -227,7 +227,8 @@ def test_the_page_shows_the_refusal_and_places_nothing(client, cancelled, staff)
 
 
 def test_staff_without_the_cancel_permission_get_403(client, cancelled):
-    clerk = factories.create_user("clerk@example.com", is_staff=True, perms=["order.view_order"])
+    clerk = factories.create_user("clerk@example.com", is_staff=True, perms=["order.view_order"],
+                                  order_pages=False)
     client.force_login(clerk)
     assert client.get(resubmit_url(cancelled)).status_code == 403
     assert client.post(resubmit_url(cancelled)).status_code == 403

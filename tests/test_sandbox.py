@@ -21,6 +21,7 @@ from django.test import Client
 from django.urls import reverse
 from oscar.core.loading import get_model
 
+from oscar_ordercancel.compat import GUEST_ORDER_EMAIL_CHECK
 from oscar_ordercancel.models import OrderCancellation, OrderStatusMapping
 from oscar_ordercancel.policy import can_cancel
 
@@ -97,9 +98,10 @@ def test_the_sandbox_serves_links_on_its_port_and_prints_the_guest_order_page(cl
     guest_line = next(line for line in printed.splitlines() if "guest order page" in line)
     email, path = guest_line.split("enter ", 1)[1].split("): http://127.0.0.1:8100", 1)
     guest = Client()
-    form = guest.get(path, follow=True)  # Oscar asks for the order's e-mail address first
-    assert form.status_code == 200 and form.redirect_chain
-    page = guest.post(form.redirect_chain[-1][0], {"email": email}, follow=True)
+    page = guest.get(path, follow=True)
+    if GUEST_ORDER_EMAIL_CHECK:  # Oscar 4.1+ asks for the order's e-mail address first
+        assert page.status_code == 200 and page.redirect_chain
+        page = guest.post(page.redirect_chain[-1][0], {"email": email}, follow=True)
     assert page.status_code == 200 and "Cancel order" in page.content.decode()
     makefile = (DOCS.parent / "Makefile").read_text()
     assert "sandbox.run --port $(PORT)" in makefile and "load_demo_data --port $(PORT)" in makefile

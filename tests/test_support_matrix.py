@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shlex
 import tomllib
 from pathlib import Path
 
@@ -93,3 +94,13 @@ def test_dashboard_permissions_are_written_as_the_installed_oscar_takes_them():
         assert compat.ORDER_PAGE_PERMISSIONS == ("order.view_order",)
     else:  # Oscar 4.0 / 4.1 ask every order permission for their order pages
         assert set(compat.ORDER_PAGE_PERMISSIONS) == set(permission.get("order"))
+
+
+def test_ci_runs_the_subsets_sessions_against_its_wheel():
+    nox_matrix = noxfile()
+    names = shlex.split(nox_matrix.ci_sessions())
+    assert names == [nox_matrix.session_name(*triple) for triple in nox_matrix.CI_SUBSET]
+    assert "tests(py3.11, oscar4.0, django4.2)" in names
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "noxfile.ci_sessions()" in ci and 'MATRIX_WHEEL="$WHEEL"' in ci
+    assert "twine check --strict" in ci

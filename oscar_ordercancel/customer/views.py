@@ -17,6 +17,7 @@ from django.views.generic import TemplateView, View
 from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel.abstract_models import Channel
+from oscar_ordercancel.compat import GUEST_ORDER_EMAIL_CHECK
 from oscar_ordercancel.customer.forms import CustomerCancelForm
 from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.policy import evaluate, load_context
@@ -136,11 +137,17 @@ class GuestOrderCancelView(BaseCancelView):
     template_name = "oscar_ordercancel/customer/guest_cancel_confirm.html"
 
     def get_order(self):
-        """The order Oscar's hash and the e-mail in the session prove the guest placed."""
-        AnonymousOrderMixin = get_class("customer.mixins", "AnonymousOrderMixin")
-        finder = AnonymousOrderMixin()
-        finder.request, finder.kwargs = self.request, self.kwargs
-        order = finder.get_object()
+        """The order Oscar's hash (and, from Oscar 4.1, the e-mail in the session) proves."""
+        if GUEST_ORDER_EMAIL_CHECK:
+            AnonymousOrderMixin = get_class("customer.mixins", "AnonymousOrderMixin")
+            finder = AnonymousOrderMixin()
+            finder.request, finder.kwargs = self.request, self.kwargs
+            order = finder.get_object()
+        else:  # Oscar 4.0's order-status page: the signed hash alone
+            order = get_model("order", "Order").objects.filter(
+                user=None, number=self.kwargs["order_number"]).first()
+            if order is not None and not order.check_verification_hash(self.kwargs["hash"]):
+                order = None
         if order is None:
             raise Http404(_("Order not found"))
         return order
