@@ -72,9 +72,14 @@ def session_name(python: str, oscar: str, django: str) -> str:
     return f"tests(py{python}, oscar{oscar}, django{django})"
 
 
+def ci_session_names() -> list[str]:
+    """The sessions of ``CI_SUBSET`` (``.ci/run`` passes them to nox)."""
+    return [session_name(*triple) for triple in CI_SUBSET]
+
+
 def ci_sessions() -> str:
     """The sessions of ``CI_SUBSET``, quoted for a shell (``make test-matrix MATRIX=...``)."""
-    return " ".join(shlex.quote(session_name(*triple)) for triple in CI_SUBSET)
+    return " ".join(shlex.quote(name) for name in ci_session_names())
 
 
 _built: list[Path] = []

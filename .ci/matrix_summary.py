@@ -42,11 +42,13 @@ def main(report_path: str, log_path: str) -> int:
     print("\n==> test matrix: one line per (Python, Oscar, Django)")
     failed = 0
     for session in report:
-        name, result = session["name"], session["result"]
+        name = (session.get("signatures") or [session["name"]])[0]  # tests(py…, oscar…, django…)
+        result = session["result"]
         failed += result == "failed"
         facts = log.get(name, {"pytest": [], "time": ""})
         passes = "; ".join(facts["pytest"]) or "no pytest run"
-        print(f"{result.upper():8} {name:40} {facts['time']:>14}  {passes}")
+        duration = f"{session['duration'] / 60:.1f} min" if session.get("duration") else facts["time"]
+        print(f"{result.upper():8} {name:40} {duration:>9}  {passes}")
     return 1 if failed else 0
 
 

@@ -5,6 +5,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import django
 from oscar.defaults import *  # noqa: F401,F403
 from oscar.defaults import OSCAR_DASHBOARD_NAVIGATION
 
@@ -127,8 +128,9 @@ DATABASES = {
         # A write transaction takes SQLite's lock when it begins (Django 5.1+), so two
         # simultaneous cancels queue up instead of failing with "database is locked";
         # one that still waits longer than the timeout (seconds) is told to try again.
-        "OPTIONS": {"transaction_mode": "IMMEDIATE",
-                    "timeout": float(os.environ.get("SANDBOX_SQLITE_TIMEOUT", "20"))},
+        # Django 4.2 has no transaction_mode: there only the timeout applies.
+        "OPTIONS": {"timeout": float(os.environ.get("SANDBOX_SQLITE_TIMEOUT", "20")),
+                    **({"transaction_mode": "IMMEDIATE"} if django.VERSION >= (5, 1) else {})},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"

@@ -18,6 +18,8 @@ import tempfile
 from importlib.util import find_spec
 from pathlib import Path
 
+import django
+
 from sandbox.settings import *  # noqa: F401,F403
 
 #: Which PostgreSQL driver Django uses in this process: ``psycopg`` (3) or ``psycopg2``.
@@ -95,7 +97,8 @@ elif DB_MODE == "sqlite-file":
             "NAME": _path,
             "TEST": {"NAME": _path},
             # as the sandbox: lock at BEGIN; a short wait keeps the busy test quick
-            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 3},
+            "OPTIONS": {"timeout": 3, **({"transaction_mode": "IMMEDIATE"}
+                                         if django.VERSION >= (5, 1) else {})},
         }
     }
 else:

@@ -1,8 +1,9 @@
 """``manage.py ordercancel_staff_group``: a group with every permission the cancellation screens need.
 
-The permissions are read from the dashboard apps' ``permissions_map`` (Oscar 4.2's
-per-URL dashboard permissions), so a screen added to the package's dashboard app is
-covered without a change here. Running the command again changes nothing.
+The permissions are read from the dashboard apps' ``permissions_map``, as the installed
+Oscar release writes it (per URL from Oscar 4.2; by category on 4.0 and 4.1, where the
+order pages need every order permission), so a screen added to the package's dashboard
+app is covered without a change here. Running the command again changes nothing.
 """
 
 from __future__ import annotations
