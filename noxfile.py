@@ -67,9 +67,14 @@ def oscar_requirement(oscar: str) -> str:
     return f"django-oscar=={oscar}.*"
 
 
+def triple_id(python: str, oscar: str, django: str) -> str:
+    """The id of one triple in its session's name, e.g. ``py3.11, oscar4.0, django4.2``."""
+    return f"py{python}, oscar{oscar}, django{django}"
+
+
 def session_name(python: str, oscar: str, django: str) -> str:
     """The nox session of one triple, e.g. ``tests(py3.11, oscar4.0, django4.2)``."""
-    return f"tests(py{python}, oscar{oscar}, django{django})"
+    return f"tests({triple_id(python, oscar, django)})"
 
 
 def ci_session_names() -> list[str]:
@@ -101,7 +106,7 @@ def package_wheel(session: nox.Session) -> Path:
 @nox.session
 @nox.parametrize(
     ("python", "oscar", "django"),
-    [nox.param(interpreter(py), oscar, django, id=session_name(py, oscar, django)[6:-1])
+    [nox.param(interpreter(py), oscar, django, id=triple_id(py, oscar, django))
      for py, oscar, django in MATRIX],
 )
 def tests(session: nox.Session, oscar: str, django: str) -> None:

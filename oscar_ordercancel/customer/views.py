@@ -17,7 +17,6 @@ from django.views.generic import TemplateView, View
 from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel.abstract_models import Channel
-from oscar_ordercancel.compat import GUEST_ORDER_EMAIL_CHECK
 from oscar_ordercancel.customer.forms import CustomerCancelForm
 from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.policy import evaluate, load_context
@@ -137,17 +136,15 @@ class GuestOrderCancelView(BaseCancelView):
     template_name = "oscar_ordercancel/customer/guest_cancel_confirm.html"
 
     def get_order(self):
-        """The order Oscar's hash (and, from Oscar 4.1, the e-mail in the session) proves."""
-        if GUEST_ORDER_EMAIL_CHECK:
-            AnonymousOrderMixin = get_class("customer.mixins", "AnonymousOrderMixin")
-            finder = AnonymousOrderMixin()
-            finder.request, finder.kwargs = self.request, self.kwargs
-            order = finder.get_object()
-        else:  # Oscar 4.0's order-status page: the signed hash alone
-            order = get_model("order", "Order").objects.filter(
-                user=None, number=self.kwargs["order_number"]).first()
-            if order is not None and not order.check_verification_hash(self.kwargs["hash"]):
-                order = None
+        """The order Oscar's own order-status view finds for this request, or a 404.
+
+        Its ``get_object`` checks what the installed release checks: the signed hash, and
+        from Oscar 4.1 the e-mail address the guest confirmed (it returns None there; on
+        4.0 it raises Http404).
+        """
+        finder = get_class("customer.views", "AnonymousOrderDetailView")()
+        finder.request, finder.kwargs = self.request, self.kwargs
+        order = finder.get_object()
         if order is None:
             raise Http404(_("Order not found"))
         return order
