@@ -265,3 +265,22 @@ def version_messages(oscar_version: tuple[int, int], django_version: tuple[int, 
 def check_versions(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """The installed Oscar and Django are a tested pair (W008)."""
     return version_messages(compat.OSCAR_VERSION, compat.DJANGO_VERSION)
+
+
+def treebeard_messages(oscar_version: tuple[int, int], treebeard: tuple[int, int]) -> list:
+    """E013 when Oscar 4.0 / 4.1 run beside django-treebeard 6 or newer (their category tree breaks)."""
+    if compat.treebeard_fits(oscar_version, treebeard):
+        return []
+    return [checks.Error(
+        f"django-oscar {oscar_version[0]}.{oscar_version[1]} does not work with "
+        f"django-treebeard {treebeard[0]}.{treebeard[1]}: Category.get_root_nodes() fails "
+        "(the category menu, the dashboard's categories and django-oscar-api's category list).",
+        hint=f"pip install '{compat.OSCAR_LEGACY_TREEBEARD_PIN}' (Oscar 4.2 works with the newer "
+             "ones).",
+        id="ordercancel.E013")]
+
+
+@checks.register("oscar_ordercancel")
+def check_treebeard(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Oscar 4.0 and 4.1 need django-treebeard older than 6 (E013)."""
+    return treebeard_messages(compat.OSCAR_VERSION, compat.treebeard_version())

@@ -13,6 +13,13 @@ trying an import and catching the error, so each difference is named in one plac
 * Oscar 4.1 made a guest confirm the order's e-mail address before the order-status
   page opens (``customer:anon-order-form``, ``customer.mixins.AnonymousOrderMixin``);
   on Oscar 4.0 the page's signed hash alone proves the order.
+* django-treebeard 6 moved ``get_root_nodes()`` and its kin from the node class to
+  its manager. Oscar 4.2 gives ``Category`` treebeard's manager; Oscar 4.0 and 4.1
+  do not, so their category tree (and django-oscar-api's category list) fails with
+  treebeard 6 or newer, which pip picks by default beside Django 5.2 (and treebeard
+  5.3 warns, ``treebeard.E001``, that they will). Such a shop pins
+  ``django-treebeard<5.3`` (``OSCAR_LEGACY_TREEBEARD_PIN``); the system check
+  ``ordercancel.E013`` says so.
 """
 
 from __future__ import annotations
@@ -32,6 +39,28 @@ OSCAR_INTERMEDIATE_BULK_ACTIONS: bool = OSCAR_VERSION >= (4, 2)
 
 #: Oscar 4.1+: a guest's order-status page asks for the order's e-mail address first.
 GUEST_ORDER_EMAIL_CHECK: bool = OSCAR_VERSION >= (4, 1)
+
+
+#: The first django-treebeard release Oscar 4.0 and 4.1 fail with: ``(6, 0)``.
+OSCAR_LEGACY_TREEBEARD_BELOW: tuple[int, int] = (6, 0)
+#: What a shop on Oscar 4.0 or 4.1 installs: the treebeard releases that neither fail
+#: nor warn (5.3 warns ``treebeard.E001`` about Oscar's ``Category`` manager).
+OSCAR_LEGACY_TREEBEARD_PIN = "django-treebeard<5.3"
+
+
+def treebeard_version() -> tuple[int, int]:
+    """``(major, minor)`` of the installed django-treebeard."""
+    from importlib.metadata import version
+
+    return tuple(int(part) for part in version("django-treebeard").split(".")[:2])
+
+
+def treebeard_fits(oscar_version: tuple[int, int] = OSCAR_VERSION,
+                   treebeard: tuple[int, int] | None = None) -> bool:
+    """Whether this Oscar release's ``Category`` works with the installed django-treebeard."""
+    if oscar_version >= (4, 2):
+        return True
+    return (treebeard or treebeard_version()) < OSCAR_LEGACY_TREEBEARD_BELOW
 
 
 def dashboard_permissions(app_label: str, *codenames: str) -> list[str]:

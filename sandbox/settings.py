@@ -143,9 +143,13 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "static_root"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = BASE_DIR / "media"
-EMAIL_BACKEND = os.environ.get(
+_EMAIL_BACKEND = os.environ.get(
     "SANDBOX_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
+if django.VERSION >= (6, 1):  # Django 6.1 configures mail with MAILERS (EMAIL_BACKEND is deprecated)
+    MAILERS = {"default": {"BACKEND": _EMAIL_BACKEND}}
+else:
+    EMAIL_BACKEND = _EMAIL_BACKEND
 LOGIN_REDIRECT_URL = "/"
 
 OSCAR_SHOP_NAME = "Ordercancel sandbox"

@@ -119,6 +119,9 @@ if MODEL_FORK:
     LOCALE_PATHS = [_PACKAGE / "locale"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if django.VERSION >= (6, 1):  # MAILERS (sandbox/settings.py)
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 SILENCED_SYSTEM_CHECKS = ["ordercancel.W003"]

@@ -96,7 +96,10 @@ TEST_SETTINGS = '''
 
 # --- test only ---
 CELERY_TASK_ALWAYS_EAGER = True
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if "MAILERS" in globals():  # Django 6.1's startproject: MAILERS, where EMAIL_BACKEND is refused
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 '''
 

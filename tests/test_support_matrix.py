@@ -85,6 +85,18 @@ def test_the_installed_pair_is_supported_and_an_untested_pair_is_warned_of():
     assert "Oscar 4.2 with Django 4.2, 5.2, 6.0, 6.1" in warning.hint
 
 
+def test_oscar_40_and_41_beside_treebeard_6_are_an_error_with_the_pin_to_install():
+    from oscar_ordercancel.checks import treebeard_messages
+
+    assert compat.treebeard_fits()  # this run's Oscar works with its treebeard
+    assert treebeard_messages((4, 2), (7, 0)) == []
+    assert treebeard_messages((4, 1), (5, 3)) == []
+    [error] = treebeard_messages((4, 0), (6, 0))
+    assert error.level == checks.ERROR and error.id == "ordercancel.E013"
+    assert "django-oscar 4.0 does not work with django-treebeard 6.0" in error.msg
+    assert "pip install 'django-treebeard<5.3'" in error.hint
+
+
 def test_dashboard_permissions_are_written_as_the_installed_oscar_takes_them():
     from oscar.core.loading import get_class
 
