@@ -35,6 +35,7 @@ class Channel(models.TextChoices):
     CLI = "cli", _("Command line")
     CODE = "code", _("Python API")
     SYSTEM = "system", _("System")
+    WITHDRAWAL = "withdrawal", _("Withdrawal from the contract")
 
 
 #: Channels on which the customer rules (owner, site toggle, window) apply.
@@ -78,6 +79,10 @@ class AbstractCancellationSettings(models.Model):
     customer_window = models.DurationField(
         _("Customer cancellation window"), null=True, blank=True,
         help_text=_("Empty: use OSCAR_ORDERCANCEL_CUSTOMER_WINDOW."),
+    )
+    withdrawal_enabled = models.BooleanField(
+        _("Withdrawal function"), null=True, blank=True,
+        help_text=_("Empty: use OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED."),
     )
 
     class Meta:
@@ -235,7 +240,12 @@ class AbstractCancelJob(models.Model):
     # the unique constraint below (each leads with one of them), not by indexes of their own.
     cancellation = models.ForeignKey(
         "oscar_ordercancel.OrderCancellation", on_delete=models.CASCADE, related_name="jobs",
-        verbose_name=_("Cancellation"), db_index=False,
+        verbose_name=_("Cancellation"), db_index=False, null=True, blank=True,
+    )
+    #: The withdrawal declaration an ``OrderWithdrawal`` job tells of (then no cancellation).
+    withdrawal = models.ForeignKey(
+        "oscar_ordercancel.WithdrawalDeclaration", on_delete=models.CASCADE, related_name="jobs",
+        verbose_name=_("Withdrawal declaration"), db_index=False, null=True, blank=True,
     )
     processor = models.CharField(_("Processor"), max_length=64)
     state = models.CharField(_("State"), max_length=16, choices=State.choices, default=State.PENDING)
@@ -265,6 +275,8 @@ class AbstractCancelJob(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["cancellation", "processor"],
                                     name="ordercancel_one_job_per_processor"),
+            models.UniqueConstraint(fields=["withdrawal", "processor"],
+                                    name="ordercancel_one_withdrawal_job_per_processor"),
         ]
         indexes = [
             models.Index(fields=["state", "next_attempt_at"], name="ordercancel_job_due"),
@@ -272,9 +284,23 @@ class AbstractCancelJob(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.withdrawal_id:
+            return _("%(processor)s job for withdrawal #%(withdrawal)s") % {
+                "processor": self.processor, "withdrawal": self.withdrawal_id,
+            }
         return _("%(processor)s job for cancellation #%(cancellation)s") % {
             "processor": self.processor, "cancellation": self.cancellation_id,
         }
+
+    @property
+    def subject(self):
+        """What the job tells of: its cancellation, or its withdrawal declaration."""
+        return self.cancellation if self.cancellation_id else self.withdrawal
+
+    @property
+    def order(self):
+        """The order of the cancellation or withdrawal the job tells of."""
+        return self.subject.order
 
     @property
     def is_finished(self) -> bool:
@@ -461,3 +487,111 @@ class AbstractCancellationBatchRow(models.Model):
 
     def __str__(self) -> str:
         return _("Row %(row)s of batch #%(batch)s") % {"row": self.row_number, "batch": self.batch_id}
+
+
+class AbstractWithdrawalDeclaration(models.Model):
+    """A consumer's declaration of withdrawal from an order (Art. 11a, Directive 2011/83/EU).
+
+    What was declared (order, name, e-mail, lines and quantities, when) never changes
+    once recorded, and ``content_digest`` (SHA-256 of it) proves it; only the handling
+    fields (state, goods received, refund, closing) move on as staff deal with it. The
+    package never deletes a declaration (docs/withdrawal.rst, "Retention").
+    """
+
+    class Channel(models.TextChoices):
+        ACCOUNT = "account", _("Customer account")
+        GUEST = "guest", _("Withdrawal page")
+        API = "api", _("Customer API")
+        STAFF = "staff", _("Staff, for the customer")
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        CANCELLED = "cancelled", _("Cancelled at once")
+        AWAITING_RETURN = "awaiting_return", _("Awaiting return")
+        REFUNDED = "refunded", _("Refunded")
+        CLOSED = "closed", _("Closed")
+
+    order = models.ForeignKey(
+        "order.Order", on_delete=models.PROTECT, related_name="withdrawal_declarations",
+        verbose_name=_("Order"),
+    )
+    reference = models.CharField(_("Reference"), max_length=32, unique=True)
+    name = models.CharField(_("Name"), max_length=255)
+    email = models.EmailField(_("E-mail address"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("Customer account"),
+    )
+    channel = models.CharField(_("Channel"), max_length=16, choices=Channel.choices)
+    date_declared = models.DateTimeField(_("Declared at"), db_index=True)
+    state = models.CharField(_("State"), max_length=16, choices=State.choices,
+                             default=State.RECEIVED, db_index=True)
+    refund_due_by = models.DateTimeField(_("Refund due by"), null=True, blank=True)
+    cancellation = models.OneToOneField(
+        "oscar_ordercancel.OrderCancellation", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="withdrawal", verbose_name=_("Cancellation of the lines not yet shipped"),
+    )
+    date_acknowledged = models.DateTimeField(_("Acknowledgement sent at"), null=True, blank=True)
+    content_digest = models.CharField(_("Content digest (SHA-256)"), max_length=64)
+    #: A salted hash of the client address the declaration came from, or "".
+    client_hash = models.CharField(_("Client address (salted hash)"), max_length=64, blank=True)
+    date_goods_received = models.DateTimeField(_("Goods received at"), null=True, blank=True)
+    refund_amount = models.DecimalField(_("Refunded"), max_digits=12, decimal_places=2, default=0)
+    date_refunded = models.DateTimeField(_("Refunded at"), null=True, blank=True)
+    date_closed = models.DateTimeField(_("Closed at"), null=True, blank=True)
+    staff_note = models.TextField(_("Staff note"), blank=True)
+    #: The single-use key of the confirmation that recorded it: a second confirmation with
+    #: the same key (a double click) finds this declaration instead of making another.
+    request_key = models.CharField(_("Confirmation key"), max_length=64, unique=True, null=True,
+                                   blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+        app_label = "oscar_ordercancel"
+        ordering = ["-date_declared", "-pk"]
+        verbose_name = _("Withdrawal declaration")
+        verbose_name_plural = _("Withdrawal declarations")
+
+    def __str__(self) -> str:
+        return _("Withdrawal %(reference)s from order %(number)s") % {
+            "reference": self.reference, "number": self.order.number,
+        }
+
+    @property
+    def is_open(self) -> bool:
+        """Awaiting the goods or the refund: staff still have something to do."""
+        return self.state in (self.State.RECEIVED, self.State.AWAITING_RETURN)
+
+    @property
+    def is_overdue(self) -> bool:
+        """Open past ``refund_due_by`` (the 14 days the trader has to refund)."""
+        return bool(self.is_open and self.refund_due_by and self.refund_due_by < timezone.now())
+
+
+class AbstractWithdrawalDeclarationLine(models.Model):
+    """The quantity of one order line a withdrawal declaration covers, and what became of it."""
+
+    class Outcome(models.TextChoices):
+        CANCELLED = "cancelled", _("Cancelled at once")
+        AWAITING_RETURN = "awaiting_return", _("Awaiting return")
+
+    declaration = models.ForeignKey(
+        "oscar_ordercancel.WithdrawalDeclaration", on_delete=models.CASCADE, related_name="lines",
+        verbose_name=_("Declaration"),
+    )
+    line = models.ForeignKey(
+        "order.Line", on_delete=models.PROTECT, related_name="withdrawal_lines",
+        verbose_name=_("Order line"),
+    )
+    quantity = models.PositiveIntegerField(_("Quantity"))
+    outcome = models.CharField(_("Outcome"), max_length=16, choices=Outcome.choices)
+
+    class Meta:
+        abstract = True
+        app_label = "oscar_ordercancel"
+        ordering = ["pk"]
+        verbose_name = _("Withdrawn line")
+        verbose_name_plural = _("Withdrawn lines")
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.line}"

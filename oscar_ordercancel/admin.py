@@ -1,4 +1,5 @@
-"""Django admin: mappings and settings are editable; cancellations are a read-only audit trail."""
+"""Django admin: mappings and settings are editable; cancellations and withdrawal declarations
+are a read-only audit trail."""
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
@@ -18,7 +19,8 @@ class OrderStatusMappingAdmin(admin.ModelAdmin):
 
 @admin.register(CancellationSettings)
 class CancellationSettingsAdmin(admin.ModelAdmin):
-    list_display = ("site", "allow_customer_cancellation", "cancellable_statuses", "customer_window")
+    list_display = ("site", "allow_customer_cancellation", "cancellable_statuses", "customer_window",
+                    "withdrawal_enabled")
 
 
 class ReadOnlyAdminMixin:
@@ -66,9 +68,10 @@ class CancelJobAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
 @admin.register(CancelJob)
 class CancelJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("idempotency_key", "processor", "state", "attempts", "next_attempt_at",
-                    "cancellation", "date_created")
+                    "cancellation", "withdrawal", "date_created")
     list_filter = ("state", "processor")
-    search_fields = ("idempotency_key", "cancellation__order__number")
+    search_fields = ("idempotency_key", "cancellation__order__number", "withdrawal__order__number",
+                     "withdrawal__reference")
     inlines = [CancelJobAttemptInline]
 
 
@@ -99,3 +102,26 @@ class CancellationBatchRowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         from oscar_ordercancel.batches.messages import result_message
 
         return result_message(row)
+
+
+WithdrawalDeclaration = get_model("oscar_ordercancel", "WithdrawalDeclaration")
+WithdrawalDeclarationLine = get_model("oscar_ordercancel", "WithdrawalDeclarationLine")
+
+
+class WithdrawalDeclarationLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = WithdrawalDeclarationLine
+    extra = 0
+    fields = readonly_fields = ("line", "quantity", "outcome")
+
+
+@admin.register(WithdrawalDeclaration)
+class WithdrawalDeclarationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Declarations are evidence: shown, never changed or deleted (staff handle them on the
+    dashboard's Withdrawals screen)."""
+
+    list_display = ("reference", "order", "name", "email", "channel", "state", "date_declared",
+                    "refund_due_by")
+    list_filter = ("state", "channel")
+    search_fields = ("reference", "order__number", "email", "name")
+    list_select_related = ("order",)
+    inlines = [WithdrawalDeclarationLineInline]

@@ -28,6 +28,11 @@ class OrderCancelConfig(AppConfig):
             outbox.on_order_cancelled, dispatch_uid="ordercancel_outbox_cancelled")
         signals.order_cancellation_pending.connect(
             outbox.on_cancellation_pending, dispatch_uid="ordercancel_outbox_pending")
+        # A withdrawal declaration: its jobs, its acknowledgement and the staff e-mail.
+        signals.withdrawal_declared.connect(
+            outbox.on_withdrawal_declared, dispatch_uid="ordercancel_outbox_withdrawal")
+        signals.withdrawal_declared.connect(
+            notifications.on_withdrawal_declared, dispatch_uid="ordercancel_notify_withdrawal")
         # A declined request's jobs that still wait are never sent.
         signals.order_cancellation_rejected.connect(
             delivery.on_cancellation_rejected, dispatch_uid="ordercancel_outbox_rejected")

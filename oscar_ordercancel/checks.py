@@ -284,3 +284,52 @@ def treebeard_messages(oscar_version: tuple[int, int], treebeard: tuple[int, int
 def check_treebeard(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Oscar 4.0 and 4.1 need django-treebeard older than 6 (E013)."""
     return treebeard_messages(compat.OSCAR_VERSION, compat.treebeard_version())
+
+
+#: Currencies of EU member states (the euro and the national ones still in use).
+EU_CURRENCIES = frozenset({"EUR", "BGN", "CZK", "DKK", "HUF", "PLN", "RON", "SEK"})
+#: Official EU languages other than English (which shops outside the EU use as much).
+EU_LANGUAGES = frozenset({"bg", "cs", "da", "de", "el", "es", "et", "fi", "fr", "ga", "hr", "hu",
+                          "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv"})
+
+
+def withdrawal_messages(*, currency: str, languages: list[str], enabled: bool) -> list:
+    """W009 when a shop that looks like it sells to EU consumers has the withdrawal function off."""
+    if enabled:
+        return []
+    signs = [currency] if currency.upper() in EU_CURRENCIES else []
+    signs += sorted({code for code in (lang.split("-")[0].lower() for lang in languages)
+                     if code in EU_LANGUAGES})
+    if not signs:
+        return []
+    return [checks.Warning(
+        "The shop looks like it sells to consumers in the EU (" + ", ".join(signs) + "), but the "
+        "withdrawal function is off: since 19 June 2026 an online shop must offer a "
+        "\"withdraw from contract here\" function (Art. 11a of Directive 2011/83/EU; in Germany "
+        "§ 356a BGB).",
+        hint="Set OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = True (or switch it on per site on the "
+             "dashboard) and put {% withdrawal_link %} in your footer; see docs/withdrawal.rst.",
+        id="ordercancel.W009")]
+
+
+def _withdrawal_on_anywhere() -> bool:
+    if get_setting("OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED"):
+        return True
+    from django.db import DatabaseError
+    from oscar.core.loading import get_model
+
+    try:  # a site may switch it on; before migrate there is no table to ask
+        return get_model("oscar_ordercancel", "CancellationSettings").objects.filter(
+            withdrawal_enabled=True).exists()
+    except (DatabaseError, RuntimeError):  # RuntimeError: a test run that blocks the database
+        return False
+
+
+@checks.register("oscar_ordercancel")
+def check_withdrawal(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """An EU shop (its currency or a language it speaks) offers the withdrawal function (W009)."""
+    languages = [settings.LANGUAGE_CODE]
+    if settings.is_overridden("LANGUAGES"):  # Django's default lists every language
+        languages += [code for code, __ in settings.LANGUAGES]
+    return withdrawal_messages(currency=getattr(settings, "OSCAR_DEFAULT_CURRENCY", ""),
+                               languages=languages, enabled=_withdrawal_on_anywhere())

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from oscar_ordercancel import defaults
 
@@ -33,9 +34,14 @@ def customer_reason_choices() -> list[tuple[str, str]]:
     return [(code, label) for code, label in choices if code in allowed] or choices
 
 
+#: Reason codes the package itself gives (a withdrawal's cancellation), with their label
+#: where a shop's ``OSCAR_ORDERCANCEL_REASONS`` leaves them out.
+BUILTIN_REASONS = {"withdrawal": _("Withdrawal from the contract")}
+
+
 def reason_label(code: str) -> str:
     """Return the human label of a reason code (the code itself if unknown)."""
-    return str(dict(reason_choices()).get(code, code))
+    return str(dict(reason_choices()).get(code) or BUILTIN_REASONS.get(code, code))
 
 
 def customer_reason_label(code: str) -> str:

@@ -4,6 +4,8 @@ A value here is used only when the project's settings do not name the setting.
 Callables are evaluated when read, so they follow the project's Oscar settings.
 """
 
+from datetime import timedelta
+
 from django.utils.translation import gettext_lazy as _
 
 OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES = lambda s: [getattr(s, "OSCAR_INITIAL_ORDER_STATUS", "Pending")]  # noqa: E731
@@ -18,6 +20,7 @@ OSCAR_ORDERCANCEL_REASONS = (
     ("fraud", _("Suspected fraud")),
     ("declined", _("Payment declined")),
     ("staff", _("Staff decision")),
+    ("withdrawal", _("Withdrawal from the contract")),
     ("other", _("Other")),
 )
 # Added by this package beyond the contract: the reason codes customers may pick
@@ -77,3 +80,25 @@ OSCAR_ORDERCANCEL_BATCH_CHUNK_SIZE = 500
 # A running batch whose progress has not moved for this many seconds is taken to have
 # lost its worker; ``resume_stalled_batches`` queues it again.
 OSCAR_ORDERCANCEL_BATCH_STALL_SECONDS = 300
+
+
+# The EU withdrawal function (Art. 11a of Directive 2011/83/EU; docs/withdrawal.rst).
+OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = False
+OSCAR_ORDERCANCEL_WITHDRAWAL_PERIOD = timedelta(days=14)
+OSCAR_ORDERCANCEL_WITHDRAWAL_DELIVERED_EVENT_TYPES = ("delivered",)
+OSCAR_ORDERCANCEL_WITHDRAWAL_TRANSIT_ALLOWANCE = timedelta(days=7)
+OSCAR_ORDERCANCEL_WITHDRAWAL_EXCLUDED_PRODUCT_CLASSES = ()
+# Added by this package beyond the contract: how long the trader has to refund after
+# the declaration (Art. 13: 14 days), which sets ``refund_due_by``.
+OSCAR_ORDERCANCEL_WITHDRAWAL_REFUND_WITHIN = timedelta(days=14)
+# How long the confirm step's token stays valid (seconds).
+OSCAR_ORDERCANCEL_WITHDRAWAL_TOKEN_MAX_AGE = 30 * 60
+# Failed order look-ups allowed per client address and per order number in the window
+# (seconds) before the withdrawal page answers 429.
+OSCAR_ORDERCANCEL_WITHDRAWAL_LOOKUP_LIMIT = 20
+OSCAR_ORDERCANCEL_WITHDRAWAL_LOOKUP_WINDOW = 15 * 60
+# The Django cache (alias) that counts them; with several web processes use a shared one.
+OSCAR_ORDERCANCEL_WITHDRAWAL_CACHE = "default"
+# Addresses e-mailed for each new declaration; None = every active staff user with an
+# e-mail (as OSCAR_ORDERCANCEL_FAILURE_ALERT_EMAILS), () = nobody.
+OSCAR_ORDERCANCEL_WITHDRAWAL_STAFF_EMAILS = None

@@ -46,6 +46,22 @@ MESSAGES = {
     "already_resubmitted": _("This order has already been resubmitted."),
     "product_unavailable": _("A product of this order is no longer in the catalogue."),
     "insufficient_stock": _("There is not enough stock to resubmit this order."),
+    # Withdrawal (policy.withdrawal): the consumer reads these, staff too.
+    "withdrawal_disabled": _("This shop does not offer withdrawal online; please contact us."),
+    "withdrawal_period_passed": _("The withdrawal period for these items has ended."),
+    "withdrawal_excluded": _("These items have no right of withdrawal (for example goods made "
+                             "to your specifications, perishable or unsealed goods)."),
+    "order_not_found": _("We could not find an order with this order number and e-mail "
+                         "address. Please check both."),
+    "quantity_not_withdrawable": _("These items cannot be withdrawn from: they have already "
+                                   "been cancelled or withdrawn from."),
+    "withdrawal_name_required": _("Please give your name (at most 255 characters)."),
+    "withdrawal_email_invalid": _("Please give a valid e-mail address."),
+    "withdrawal_not_awaiting": _("This withdrawal is not waiting for a return any more."),
+    "withdrawal_not_closable": _("Only a withdrawal that was cancelled at once or refunded can be "
+                                 "closed."),
+    "withdrawal_refund_invalid": _("The refund must be between 0 and %(most)s, what was paid and "
+                                   "not yet refunded."),
 }
 
 

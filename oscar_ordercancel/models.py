@@ -11,6 +11,8 @@ from oscar_ordercancel.abstract_models import (
     AbstractOrderCancellation,
     AbstractOrderCancellationLine,
     AbstractOrderStatusMapping,
+    AbstractWithdrawalDeclaration,
+    AbstractWithdrawalDeclarationLine,
 )
 
 __all__ = []
@@ -70,3 +72,17 @@ if not is_model_registered("oscar_ordercancel", "CancellationBatchRow"):
         pass
 
     __all__.append("CancellationBatchRow")
+
+if not is_model_registered("oscar_ordercancel", "WithdrawalDeclaration"):
+
+    class WithdrawalDeclaration(AbstractWithdrawalDeclaration):
+        pass
+
+    __all__.append("WithdrawalDeclaration")
+
+if not is_model_registered("oscar_ordercancel", "WithdrawalDeclarationLine"):
+
+    class WithdrawalDeclarationLine(AbstractWithdrawalDeclarationLine):
+        pass
+
+    __all__.append("WithdrawalDeclarationLine")

@@ -135,8 +135,27 @@ class DefaultPaymentHandler:
         """Give money back. Override to call the gateway."""
         source.refund(amount, reference=self.reference(cancellation))
 
+    def refund_withdrawal(self, order, sources, amount: Decimal, declaration) -> Decimal:
+        """Refund ``amount`` of a withdrawal's returned goods to the original payment sources
+        (``refund_source`` with the declaration); return what was refunded."""
+        left, refunded = amount, ZERO
+        for source in sources:
+            back = min(left, source.amount_debited - source.amount_refunded)
+            if back > 0:
+                self.refund_source(source, back, declaration)
+                left -= back
+                refunded += back
+        if refunded:
+            self.record_event(order, self.refund_event_type, refunded, [
+                (record.line, record.quantity) for record in declaration.lines.all()
+                if record.outcome == "awaiting_return"], declaration)
+        return refunded
+
     def reference(self, cancellation) -> str:
-        """The reference written on transactions and payment events."""
+        """The reference written on transactions and payment events (of a cancellation, or of a
+        withdrawal declaration: ``refund_source`` gets either)."""
+        if isinstance(getattr(cancellation, "reference", None), str):
+            return _("Withdrawal %(reference)s") % {"reference": cancellation.reference}
         return _("Cancellation #%(pk)s") % {"pk": cancellation.pk}
 
     def record_event(self, order, type_name: str, amount: Decimal, line_quantities,

@@ -17,6 +17,7 @@ DELIVER_CANCEL_JOBS = "oscar_ordercancel.deliver_cancel_jobs"
 DISPATCH_CANCEL_JOBS = "oscar_ordercancel.dispatch_cancel_jobs"
 RUN_CANCELLATION_BATCH = "oscar_ordercancel.run_cancellation_batch"
 RESUME_STALLED_BATCHES = "oscar_ordercancel.resume_stalled_batches"
+SEND_WITHDRAWAL_EMAILS = "oscar_ordercancel.send_withdrawal_emails"
 
 
 def celery_configured() -> bool:

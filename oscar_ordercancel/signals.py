@@ -42,3 +42,11 @@ cancel_job_rejected = Signal()
 #: Staff are alerted that a processor failed ``count`` jobs in a row (kwargs: processor,
 #: count, jobs). Sent once when the streak reaches ``OSCAR_ORDERCANCEL_FAILURE_ALERT_THRESHOLD``.
 cancel_processor_failing = Signal()
+
+#: A withdrawal was declared (``services.declare_withdrawal``), inside the transaction,
+#: sender = the WithdrawalDeclaration model. kwargs: declaration.
+withdrawal_declared = Signal()
+
+#: Staff refunded a withdrawal's awaiting lines, inside the transaction, sender = the
+#: WithdrawalDeclaration model. kwargs: declaration, amount.
+withdrawal_refunded = Signal()

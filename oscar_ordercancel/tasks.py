@@ -83,6 +83,20 @@ def send_customer_emails(items: list) -> None:
             send_customer_email.delay(cancellation_id, event_code)
 
 
+@shared_task(
+    name=queue.SEND_WITHDRAWAL_EMAILS,
+    autoretry_for=(SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=5,
+)
+def send_withdrawal_emails(declaration_id: int) -> None:
+    """Send a withdrawal's acknowledgement (once) and the staff e-mail."""
+    from oscar_ordercancel.notifications import send_withdrawal_emails as send
+
+    send(declaration_id)
+
+
 @shared_task(name=queue.RUN_CANCELLATION_BATCH, acks_late=True,
              reject_on_worker_lost=True)
 def run_cancellation_batch(batch_id: int) -> None:

@@ -11,13 +11,21 @@ under ``api/``.
 from django.apps import apps
 from django.urls import include, path, re_path
 
-from oscar_ordercancel.customer import views
+from oscar_ordercancel.customer import views, withdrawal
 
 #: Oscar's guest order-status page, ``customer:anon-order``: ``accounts/`` (where Oscar
 #: mounts its customer app) + ``order-status/<number>/<hash>/``, with Oscar's own pattern.
 GUEST_ORDER = r"order-status/(?P<order_number>[\w-]*)/(?P<hash>[A-z0-9-_=:]+)/"
 
 core_patterns = [
+    # The EU withdrawal function (customer.withdrawal): 404 while it is disabled.
+    path("withdraw/", withdrawal.WithdrawView.as_view(), name="withdraw"),
+    path("withdraw/confirm/", withdrawal.WithdrawConfirmView.as_view(), name="withdraw-confirm"),
+    path("withdraw/done/<str:token>/", withdrawal.WithdrawDoneView.as_view(), name="withdraw-done"),
+    path("withdraw/done/<str:token>/receipt.pdf", withdrawal.WithdrawReceiptView.as_view(),
+         name="withdraw-receipt"),
+    path("accounts/orders/<str:order_number>/withdraw/", withdrawal.OrderWithdrawView.as_view(),
+         name="order-withdraw"),
     path("accounts/orders/<str:order_number>/cancel/", views.OrderCancelView.as_view(),
          name="order-cancel"),
     re_path(rf"^accounts/{GUEST_ORDER}cancel/$", views.GuestOrderCancelView.as_view(),

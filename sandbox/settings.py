@@ -180,6 +180,9 @@ OSCAR_LINE_STATUS_PIPELINE = {
 OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES = ["Pending"]
 OSCAR_ORDERCANCEL_CUSTOMER_WINDOW = timedelta(days=30)
 OSCAR_DASHBOARD_NAVIGATION = add_to_navigation(OSCAR_DASHBOARD_NAVIGATION)
+# The EU withdrawal function (docs/withdrawal.rst): on, with made-to-order prints excluded.
+OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = True
+OSCAR_ORDERCANCEL_WITHDRAWAL_EXCLUDED_PRODUCT_CLASSES = ("custom-print",)
 OSCAR_ORDERCANCEL_PROCESSORS = [
     {"name": "log", "class": "oscar_ordercancel.processors.LoggingProcessor", "options": {}},
 ] if os.environ.get("SANDBOX_PROCESSORS", "0") == "1" else []

@@ -1,6 +1,7 @@
 """Shared fixtures, and the loud skip / strict failure for missing services."""
 
 import os
+import shutil
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -73,6 +74,7 @@ PG_PATHS = (
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "gettext: needs GNU gettext's xgettext (makemessages)")
     config.addinivalue_line(
         "markers", "pg_paths: a PostgreSQL-only path (COPY, unnest, delivery statements, SET LOCAL, "
                    "locks); make test runs these again with psycopg2")
@@ -104,6 +106,8 @@ def pytest_collection_modifyitems(config, items):
         missing["rabbitmq"] = f"RabbitMQ is not reachable at {RABBITMQ_URL}"
     if not _chromium_available():
         missing["browser"] = f"Chromium ({CHROMIUM}) or Playwright is not installed"
+    if shutil.which("xgettext") is None:
+        missing["gettext"] = "GNU gettext (xgettext, for makemessages) is not installed"
     for item in items:
         for marker, reason in missing.items():
             if marker in item.keywords:
@@ -119,7 +123,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("MISSING SERVICES", sep="!", red=True, bold=True)
         terminalreporter.write_line(
             f"{len(_skipped_for_services)} tests were SKIPPED because a service is missing "
-            "(PostgreSQL/Redis/RabbitMQ/Chromium). Run with ORDERCANCEL_STRICT=1 to make this fail.",
+            "(PostgreSQL/Redis/RabbitMQ/Chromium/gettext). Run with ORDERCANCEL_STRICT=1 to make this fail.",
             red=True, bold=True,
         )
 
@@ -156,6 +160,23 @@ def superuser(db):
 def order(customer):
     """A pending two-line order of the customer: 2 × £10 and 1 × £5, stock allocated."""
     return factories.place_order(customer, [("10.00", 2), ("5.00", 1)])
+
+
+@pytest.fixture
+def withdrawal_on(settings):
+    """The withdrawal function on (the package's default is off), with no failed look-ups counted."""
+    from django.core.cache import cache
+
+    settings.OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = True
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def guest_order(db):
+    """A guest's pending two-line order: 2 × £10 and 1 × £5."""
+    return factories.place_order(None, [("10.00", 2), ("5.00", 1)], guest_email="guest@example.com")
 
 
 @pytest.fixture

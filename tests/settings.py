@@ -125,3 +125,6 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 SILENCED_SYSTEM_CHECKS = ["ordercancel.W003"]
+# The package's defaults, not the sandbox's: tests that need the withdrawal function turn it on.
+OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = False
+OSCAR_ORDERCANCEL_WITHDRAWAL_EXCLUDED_PRODUCT_CLASSES = ()

@@ -126,3 +126,25 @@ def test_every_check_is_in_the_documented_table():
     table = table[table.index(".. _system-checks:"):]
     assert "ordercancel.W007" in ids
     assert sorted(i for i in ids if f"``{i}``" not in table) == []
+
+
+def test_an_eu_shop_without_the_withdrawal_function_is_warned():
+    from oscar_ordercancel.checks import withdrawal_messages
+
+    [warning] = withdrawal_messages(currency="EUR", languages=["en-gb"], enabled=False)
+    assert warning.id == "ordercancel.W009" and "EUR" in warning.msg and "Art. 11a" in warning.msg
+    [warning] = withdrawal_messages(currency="GBP", languages=["en-gb", "de", "fr-ca"], enabled=False)
+    assert "de, fr" in warning.msg
+    assert withdrawal_messages(currency="EUR", languages=["de"], enabled=True) == []
+    assert withdrawal_messages(currency="GBP", languages=["en-gb", "en-us"], enabled=False) == []
+    assert withdrawal_messages(currency="USD", languages=["en"], enabled=False) == []
+
+
+def test_the_check_reads_the_shops_settings(settings):
+    from oscar_ordercancel.checks import check_withdrawal
+
+    settings.OSCAR_DEFAULT_CURRENCY = "EUR"
+    settings.OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = False
+    assert [m.id for m in check_withdrawal()] == ["ordercancel.W009"]
+    settings.OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = True
+    assert check_withdrawal() == []

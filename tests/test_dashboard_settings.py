@@ -341,6 +341,28 @@ def test_saving_overrides_field_by_field(client, manager, site, settings):
     assert effective.customer_window == timedelta(days=30)  # inherited
 
 
+def test_the_withdrawal_function_is_switched_per_site_with_the_inherited_value_shown(
+        client, manager, site, settings):
+    from oscar_ordercancel.policy import withdrawal_enabled
+
+    settings.OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = False
+    client.force_login(manager)
+    page = client.get(settings_url(site)).content.decode()
+    assert "Inherited from OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED: Off" in page
+    response = client.post(settings_url(site), {"withdrawal_enabled": "yes",
+                                                "customer_window_0": "", "customer_window_1": "days"})
+    assert response.status_code == 302
+    assert CancellationSettings.objects.get(site=site).withdrawal_enabled is True
+    assert withdrawal_enabled(site)
+    client.post(settings_url(site), {"withdrawal_enabled": "", "customer_window_0": "",
+                                     "customer_window_1": "days"})
+    assert CancellationSettings.objects.get(site=site).withdrawal_enabled is None
+    assert not withdrawal_enabled(site)
+    bad = client.post(settings_url(site), {"withdrawal_enabled": "maybe", "customer_window_0": "",
+                                           "customer_window_1": "days"})
+    assert bad.status_code == 200 and CancellationSettings.objects.get(site=site).withdrawal_enabled is None
+
+
 def test_a_window_in_hours_and_back_to_inherit(client, manager, site):
     client.force_login(manager)
     client.post(settings_url(site), {"allow_customer_cancellation": "",

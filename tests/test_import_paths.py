@@ -64,7 +64,8 @@ def test_the_celery_task_names_are_unchanged():
 
     names = {"oscar_ordercancel.send_customer_email", "oscar_ordercancel.send_customer_emails",
              "oscar_ordercancel.deliver_cancel_jobs", "oscar_ordercancel.dispatch_cancel_jobs",
-             "oscar_ordercancel.run_cancellation_batch", "oscar_ordercancel.resume_stalled_batches"}
+             "oscar_ordercancel.run_cancellation_batch", "oscar_ordercancel.resume_stalled_batches",
+             "oscar_ordercancel.send_withdrawal_emails"}
     assert names <= set(current_app.tasks.keys())
     assert {getattr(queue, n) for n in dir(queue) if n.isupper()} == names
     beat = tasks.BEAT_SCHEDULE["oscar-ordercancel-dispatch"]

@@ -19,6 +19,7 @@ from django.contrib.sites.models import Site
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from oscar.core.loading import get_model
 
 from oscar_ordercancel.compat import GUEST_ORDER_EMAIL_CHECK
@@ -51,6 +52,86 @@ def test_demo_data_has_orders_in_every_status_and_prints_logins():
     again = StringIO()
     call_command("load_demo_data", stdout=again)  # a second run changes nothing
     assert "already loaded" in again.getvalue()
+
+
+def _withdrawal_demo_orders(printed: str) -> dict[str, object]:
+    """The withdrawal demo orders the command printed, by the start of their note."""
+    section = printed.split("Withdrawal demo orders", 1)[1].split("Sandbox logins:", 1)[0]
+    cases = {"delivered 3 days ago": "delivered_recently", "delivered 20 days ago": "delivered_long_ago",
+             "shipped 2 days ago": "shipped", "custom print only": "custom_print",
+             "custom print + notebooks": "custom_print_and_more", "guest order": "guest"}
+    found = {}
+    for line in section.splitlines():
+        for text, case in cases.items():
+            if text in line:
+                found[case] = Order.objects.get(number=line.split()[0])
+    assert set(found) == set(cases.values()), section
+    return found
+
+
+def test_demo_data_has_an_order_for_every_withdrawal_case(settings):
+    from oscar_ordercancel.services import can_withdraw, preview_withdrawal
+
+    settings.OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = True
+    settings.OSCAR_ORDERCANCEL_WITHDRAWAL_EXCLUDED_PRODUCT_CLASSES = ("custom-print",)
+    out = StringIO()
+    call_command("load_demo_data", stdout=out)
+    orders = _withdrawal_demo_orders(out.getvalue())
+    customer = get_user_model().objects.get(email="customer@example.com")
+
+    def outcome(order, user):
+        decision = can_withdraw(order, user=user)
+        if not decision:
+            return decision.code
+        return {row["line"].product.upc: (row["quantity"], row["at_once"])
+                for row in preview_withdrawal(order, decision, user=user)}
+
+    def everything(order, at_once):
+        return {line.product.upc: (line.quantity, line.quantity if at_once else 0)
+                for line in order.lines.all()}
+
+    recent, shipped = orders["delivered_recently"], orders["shipped"]
+    assert outcome(recent, customer) == everything(recent, at_once=False)  # awaits the return
+    assert outcome(orders["delivered_long_ago"], customer) == "withdrawal_period_passed"
+    assert outcome(shipped, customer) == everything(shipped, at_once=False)
+    assert outcome(orders["custom_print"], customer) == "withdrawal_excluded"
+    mixed = orders["custom_print_and_more"]
+    notebook = mixed.lines.exclude(product__product_class__slug="custom-print").get()
+    assert outcome(mixed, customer) == {notebook.product.upc: (notebook.quantity, notebook.quantity)}
+    guest = orders["guest"]
+    assert guest.user_id is None and guest.guest_email == "guest.withdraw@example.com"
+    assert outcome(guest, None) == everything(guest, at_once=True)
+    # The shipping events are Oscar's: "delivered" 3 and 20 days ago, "shipped" 2 days ago.
+    ages = {(order.number, event.event_type.code): (timezone.now() - event.date_created).days
+            for order in (recent, orders["delivered_long_ago"], shipped)
+            for event in order.shipping_events.all()}
+    assert ages[recent.number, "delivered"] == 3 and ages[shipped.number, "shipped"] == 2
+    assert ages[orders["delivered_long_ago"].number, "delivered"] == 20
+    assert (shipped.number, "delivered") not in ages
+
+
+def test_a_guest_withdraws_from_the_demo_guest_order_at_once(settings):
+    from oscar_ordercancel.models import WithdrawalDeclaration
+
+    settings.OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = True
+    settings.OSCAR_ORDERCANCEL_WITHDRAWAL_EXCLUDED_PRODUCT_CLASSES = ("custom-print",)
+    out = StringIO()
+    call_command("load_demo_data", stdout=out)
+    printed = out.getvalue()
+    guest = _withdrawal_demo_orders(printed)["guest"]
+    assert f"http://127.0.0.1:8000/withdraw/?order={guest.number}" in printed
+    web = Client()
+    assert web.get(f"/withdraw/?order={guest.number}").status_code == 200
+    step_two = web.post("/withdraw/", {"name": "Gale Guest", "email": "guest.withdraw@example.com",
+                                       "order_number": guest.number})
+    assert step_two.status_code == 200, step_two.content.decode()[:2000]
+    done = web.post(reverse("oscar_ordercancel:withdraw-confirm"),
+                    {"token": step_two.context["token"]})
+    assert done.status_code == 302
+    declaration = WithdrawalDeclaration.objects.get(order=guest)
+    guest.refresh_from_db()
+    assert declaration.state == WithdrawalDeclaration.State.CANCELLED
+    assert guest.status == "Cancelled"
 
 
 @pytest.mark.parametrize("model", ["orderstatusmapping", "cancellationsettings", "ordercancellation"])

@@ -196,3 +196,56 @@ def test_two_staff_users_cancelling_one_order_at_once_make_one_cancellation():
     said = " | ".join(" ".join(messages) for __, messages in results)
     assert "has been cancelled" in said and "already been cancelled" in said
     assert OrderCancellation.objects.filter(order=order).count() == 1
+
+
+# -- the withdrawal function ------------------------------------------------------------
+
+
+def test_two_simultaneous_withdrawal_confirmations_record_one_declaration(settings):
+    import re
+
+    from oscar_ordercancel.models import WithdrawalDeclaration
+
+    settings.OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = True
+    order = factories.place_order(None, [("10.00", 2), ("5.00", 1)], guest_email="guest@example.com")
+    step_two = Client().post(reverse("oscar_ordercancel:withdraw"), {
+        "name": "Greta Guest", "email": "guest@example.com", "order_number": order.number})
+    token = re.search(r'name="token" value="([^"]+)"', step_two.content.decode()).group(1)
+
+    def confirm():
+        response = Client().post(reverse("oscar_ordercancel:withdraw-confirm"), {"token": token})
+        return response.status_code, response.get("Location")
+
+    results = _at_once(confirm, confirm)
+
+    assert [status for status, __ in results] == [302, 302]
+    assert results[0][1] == results[1][1]  # both land on the same done page
+    assert WithdrawalDeclaration.objects.filter(order=order).count() == 1
+    assert OrderCancellation.objects.filter(order=order).count() == 1
+    order.refresh_from_db()
+    assert order.status == "Cancelled"
+    assert all(line.stockrecord.num_allocated == 0 for line in order.lines.all())
+
+
+def test_two_simultaneous_withdrawals_with_two_tokens_record_one_and_refuse_the_other(settings):
+    import re
+
+    from oscar_ordercancel.models import WithdrawalDeclaration
+
+    settings.OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = True
+    order = factories.place_order(None, [("10.00", 2)], guest_email="guest@example.com")
+
+    def token():
+        page = Client().post(reverse("oscar_ordercancel:withdraw"), {
+            "name": "Greta Guest", "email": "guest@example.com", "order_number": order.number})
+        return re.search(r'name="token" value="([^"]+)"', page.content.decode()).group(1)
+
+    first, second = token(), token()
+
+    def confirm(value):
+        return lambda: Client().post(reverse("oscar_ordercancel:withdraw-confirm"),
+                                     {"token": value}).status_code
+
+    results = sorted(_at_once(confirm(first), confirm(second)))
+    assert results == [302, 409]  # the second finds nothing left to withdraw: told, not a 500
+    assert WithdrawalDeclaration.objects.filter(order=order).count() == 1

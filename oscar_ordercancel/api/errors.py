@@ -50,6 +50,14 @@ STATUS_BY_CODE: dict[str, int] = {
     "vetoed": status.HTTP_409_CONFLICT,
     # Another cancellation held the order's locks too long; nothing changed, retry.
     "busy": status.HTTP_409_CONFLICT,
+    # Withdrawal (the policy's codes; order_not_found also for another customer's order).
+    "withdrawal_name_required": status.HTTP_400_BAD_REQUEST,
+    "withdrawal_email_invalid": status.HTTP_400_BAD_REQUEST,
+    "quantity_not_withdrawable": status.HTTP_400_BAD_REQUEST,
+    "order_not_found": status.HTTP_404_NOT_FOUND,
+    "withdrawal_disabled": status.HTTP_404_NOT_FOUND,
+    "withdrawal_period_passed": status.HTTP_409_CONFLICT,
+    "withdrawal_excluded": status.HTTP_409_CONFLICT,
     # The payment gateway failed; nothing was changed, the client may retry later.
     "payment_failed": status.HTTP_502_BAD_GATEWAY,
 }

@@ -405,3 +405,54 @@ def order_fields_with_cancellation(fields: Iterable[str]) -> tuple[str, ...]:
         fields.insert(at, "status_display")
     return tuple(fields) + tuple(name for name in ("can_cancel", "cancellation")
                                  if name not in fields)
+
+
+class WithdrawRequestSerializer(CancelRequestSerializer):
+    """The body of a withdrawal: optional ``lines`` and ``name`` (default: the account's name)."""
+
+    reason = None
+    comment = None
+    name = serializers.CharField(
+        label=_("Name"), required=False, allow_blank=True, max_length=255,
+        help_text=_("Who withdraws; defaults to the name on the account."),
+    )
+    lines = serializers.ListField(
+        child=CancelLineSerializer(), label=_("Lines"), required=False, allow_empty=False,
+        help_text=_("A JSON list of {line, quantity} to withdraw from; leave it out to withdraw "
+                    "from everything that may still be withdrawn."),
+    )
+
+    def withdraw_kwargs(self, user) -> dict:
+        """The keyword arguments of ``services.declare_withdrawal`` this request asks for."""
+        name = self.validated_data.get("name") or user.get_full_name()
+        return {"name": name, "email": user.email, "lines": self.get_lines(), "user": user}
+
+
+class WithdrawalLineSerializer(serializers.Serializer):
+    """One withdrawn line: what was declared and what became of it."""
+
+    line = serializers.IntegerField(source="line_id")
+    title = serializers.CharField(source="line.title")
+    quantity = serializers.IntegerField()
+    outcome = serializers.CharField()
+
+
+class WithdrawalSerializer(serializers.Serializer):
+    """A withdrawal declaration as its declarant reads it."""
+
+    reference = serializers.CharField()
+    order = serializers.CharField(source="order.number")
+    name = serializers.CharField()
+    email = serializers.CharField()
+    channel = serializers.CharField()
+    state = serializers.CharField()
+    date_declared = serializers.DateTimeField()
+    refund_due_by = serializers.DateTimeField(allow_null=True)
+    content_digest = serializers.CharField()
+    refunded = serializers.SerializerMethodField()
+    lines = WithdrawalLineSerializer(many=True, source="lines.all")
+
+    def get_refunded(self, declaration) -> str:
+        """What was refunded at once (the lines cancelled at once), as a decimal string."""
+        cancellation = declaration.cancellation
+        return f"{cancellation.refund_amount:.2f}" if cancellation else "0.00"

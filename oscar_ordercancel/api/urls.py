@@ -8,6 +8,7 @@ urlpatterns = [
     path("orders/<int:pk>/cancel/", views.OrderCancelView.as_view(), name="api-order-cancel"),
     path("orders/<int:pk>/cancellations/", views.OrderCancellationListView.as_view(),
          name="api-order-cancellations"),
+    path("orders/<int:pk>/withdraw/", views.OrderWithdrawView.as_view(), name="api-order-withdraw"),
     path("admin/orders/<int:pk>/cancel/", views.AdminOrderCancelView.as_view(),
          name="api-admin-order-cancel"),
 ]

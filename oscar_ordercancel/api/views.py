@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import Http404
 from oscar.core.loading import get_model
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
@@ -25,6 +26,8 @@ from oscar_ordercancel.api.serializers import (
     AdminCancelRequestSerializer,
     CancellationSerializer,
     CancelRequestSerializer,
+    WithdrawalSerializer,
+    WithdrawRequestSerializer,
     cancellation_queryset,
 )
 
@@ -100,3 +103,30 @@ class AdminOrderCancelView(OrderCancelView):
     def get_queryset(self) -> QuerySet:
         """Every order; the policy decides whether this user may cancel it."""
         return get_model("order", "Order").objects.all()
+
+
+class OrderWithdrawView(OrderCancelView):
+    """``POST api/orders/<pk>/withdraw/``: the signed-in owner withdraws from the order (or lines).
+
+    201 with the declaration (its acknowledgement is e-mailed as from the withdrawal page);
+    the withdrawal policy's refusals as ``{"code", "message"}`` (404 while it is disabled).
+    """
+
+    serializer_class = WithdrawRequestSerializer
+    response_serializer_class = WithdrawalSerializer
+
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        """Declare; 201 with the declaration, or an error and nothing recorded."""
+        from oscar_ordercancel.policy import withdrawal_enabled
+
+        order = self.get_object()
+        if not withdrawal_enabled(order.site_id):
+            raise Http404
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        declaration = services.declare_withdrawal(
+            order, channel="api", **serializer.withdraw_kwargs(request.user))
+        declaration = (get_model("oscar_ordercancel", "WithdrawalDeclaration").objects
+                       .select_related("order", "cancellation").prefetch_related("lines__line")
+                       .get(pk=declaration.pk))
+        return Response(self.response_serializer_class(declaration).data, status=status.HTTP_201_CREATED)

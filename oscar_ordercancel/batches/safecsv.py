@@ -8,7 +8,8 @@ LibreOffice and Google Sheets show it as text.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import io
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -36,3 +37,16 @@ class SafeWriter:
         """Write many rows of neutralised cells."""
         for row in rows:
             self.writerow(row)
+
+
+def csv_lines(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """A formula-safe CSV, line by line (for a ``StreamingHttpResponse``): ``header``, then ``rows``."""
+    out = io.StringIO()
+    writer = SafeWriter(out)
+    writer.writerow(header)
+    yield out.getvalue()
+    for row in rows:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(row)
+        yield out.getvalue()

@@ -60,6 +60,17 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
             "ordercancel-job-give-up": tuple([perm] for perm in STAFF_PERMISSIONS),
             "ordercancel-cancellation-confirm": tuple([perm] for perm in STAFF_PERMISSIONS),
             "ordercancel-cancellation-reject": tuple([perm] for perm in STAFF_PERMISSIONS),
+            # Withdrawals: looking needs view_withdrawaldeclaration or a staff cancel
+            # permission; recording goods received, refunding and closing a cancel permission.
+            "ordercancel-withdrawal-list": (
+                dashboard_permissions("oscar_ordercancel", "view_withdrawaldeclaration"),
+                *([perm] for perm in STAFF_PERMISSIONS)),
+            "ordercancel-withdrawal-detail": (
+                dashboard_permissions("oscar_ordercancel", "view_withdrawaldeclaration"),
+                *([perm] for perm in STAFF_PERMISSIONS)),
+            "ordercancel-withdrawal-received": tuple([perm] for perm in STAFF_PERMISSIONS),
+            "ordercancel-withdrawal-refund": tuple([perm] for perm in STAFF_PERMISSIONS),
+            "ordercancel-withdrawal-close": tuple([perm] for perm in STAFF_PERMISSIONS),
             # The staff cancel page, for shops without the orders dashboard fork.
             "ordercancel-order-cancel": cancellers,
         }
@@ -87,6 +98,11 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
         self.job_give_up_view = get_dashboard_class("views", "CancelJobGiveUpView")
         self.cancellation_confirm_view = get_dashboard_class("views", "CancellationConfirmView")
         self.cancellation_reject_view = get_dashboard_class("views", "CancellationRejectView")
+        self.withdrawal_list_view = get_dashboard_class("withdrawals", "WithdrawalListView")
+        self.withdrawal_detail_view = get_dashboard_class("withdrawals", "WithdrawalDetailView")
+        self.withdrawal_received_view = get_dashboard_class("withdrawals", "WithdrawalReceivedView")
+        self.withdrawal_refund_view = get_dashboard_class("withdrawals", "WithdrawalRefundView")
+        self.withdrawal_close_view = get_dashboard_class("withdrawals", "WithdrawalCloseView")
         self.configure_permissions()
 
     def get_urls(self) -> list:
@@ -120,6 +136,16 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
                  name="ordercancel-cancellation-confirm"),
             path("cancellations/<int:pk>/reject/", self.cancellation_reject_view.as_view(),
                  name="ordercancel-cancellation-reject"),
+            path("withdrawals/", self.withdrawal_list_view.as_view(),
+                 name="ordercancel-withdrawal-list"),
+            path("withdrawals/<int:pk>/", self.withdrawal_detail_view.as_view(),
+                 name="ordercancel-withdrawal-detail"),
+            path("withdrawals/<int:pk>/received/", self.withdrawal_received_view.as_view(),
+                 name="ordercancel-withdrawal-received"),
+            path("withdrawals/<int:pk>/refund/", self.withdrawal_refund_view.as_view(),
+                 name="ordercancel-withdrawal-refund"),
+            path("withdrawals/<int:pk>/close/", self.withdrawal_close_view.as_view(),
+                 name="ordercancel-withdrawal-close"),
             *batch_urls(),
         ]
         return self.post_process_urls(urls)

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_model
 
@@ -120,10 +121,17 @@ class CancellationSettingsForm(forms.ModelForm):
         help_text=_("How long after placing an order customers may cancel it. Empty: inherit; "
                     "0 minutes: customers cannot cancel at all."),
     )
+    withdrawal_enabled = forms.TypedChoiceField(
+        label=_("Withdrawal function"), required=False, empty_value=None,
+        choices=[(INHERIT, _("Inherit")), (YES, _("On")), (NO, _("Off"))],
+        coerce=lambda value: {"yes": True, "no": False}.get(value),
+        help_text=_("The EU \"withdraw from contract here\" function for this site's customers."),
+    )
 
     class Meta:
         model = CancellationSettings
-        fields = ["allow_customer_cancellation", "cancellable_statuses", "customer_window"]
+        fields = ["allow_customer_cancellation", "cancellable_statuses", "customer_window",
+                  "withdrawal_enabled"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -132,6 +140,9 @@ class CancellationSettingsForm(forms.ModelForm):
         self.initial["allow_customer_cancellation"] = (
             self.INHERIT if allowed is None else (self.YES if allowed else self.NO))
         self.initial["cancellable_statuses"] = list(self.instance.cancellable_statuses or [])
+        withdrawal = self.instance.withdrawal_enabled
+        self.initial["withdrawal_enabled"] = (
+            self.INHERIT if withdrawal is None else (self.YES if withdrawal else self.NO))
 
     def clean_cancellable_statuses(self) -> list[str] | None:
         """Keep the pipeline's order; an empty selection inherits (stored as ``None``)."""
@@ -179,7 +190,9 @@ class CancelJobSearchForm(forms.Form):
         if data.get("processor"):
             queryset = queryset.filter(processor=data["processor"])
         if data.get("order_number", "").strip():
-            queryset = queryset.filter(cancellation__order__number__icontains=data["order_number"].strip())
+            number = data["order_number"].strip()
+            queryset = queryset.filter(Q(cancellation__order__number__icontains=number)
+                                       | Q(withdrawal__order__number__icontains=number))
         return queryset
 
     def filter_state(self, queryset):

@@ -50,6 +50,7 @@ CANCEL_JOBS = (_("Cancel jobs"), "ordercancel_dashboard:ordercancel-job-list")
 CSV_BATCHES = (_("CSV batches"), "ordercancel_dashboard:ordercancel-batch-list")
 MAPPINGS = (_("Order status mappings"), "ordercancel_dashboard:ordercancel-mapping-list")
 SETTINGS = (_("Cancellation settings"), "ordercancel_dashboard:ordercancel-settings")
+WITHDRAWALS = (_("Withdrawals"), "ordercancel_dashboard:ordercancel-withdrawal-list")
 
 #: The "Cancellations" menu's pages, in menu order.
-MENU_PAGES = (CANCEL_ORDERS, CSV_BATCHES, CANCEL_JOBS, MAPPINGS, SETTINGS)
+MENU_PAGES = (CANCEL_ORDERS, CSV_BATCHES, CANCEL_JOBS, WITHDRAWALS, MAPPINGS, SETTINGS)

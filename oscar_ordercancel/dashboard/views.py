@@ -31,6 +31,7 @@ from oscar_ordercancel.dashboard.consistency import settings_warnings
 from oscar_ordercancel.dashboard.loading import get_dashboard_class
 from oscar_ordercancel.dashboard.pages import CANCEL_JOBS, MAPPINGS, SETTINGS, DashboardPageMixin
 from oscar_ordercancel.exceptions import CancellationError
+from oscar_ordercancel.policy import withdrawal_enabled
 from oscar_ordercancel.policy.pipeline import order_pipeline
 from oscar_ordercancel.policy.rules import describe_window, is_cancelling_staff
 from oscar_ordercancel.services import (
@@ -161,6 +162,8 @@ def inherited_settings() -> dict[str, str]:
             _("Yes") if get_setting("OSCAR_ORDERCANCEL_ALLOW_CUSTOMER_CANCELLATION") else _("No")),
         "cancellable_statuses": ", ".join(statuses) if statuses else _("none"),
         "customer_window": _("no limit") if window is None else describe_window(window),
+        "withdrawal_enabled": (
+            _("On") if get_setting("OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED") else _("Off")),
     }
 
 
@@ -215,6 +218,7 @@ class SiteSettingsView(DashboardPageMixin, generic.UpdateView):
             effective_window=(_("no limit") if effective.customer_window is None
                               else describe_window(effective.customer_window)),
             warnings=settings_warnings(effective),
+            withdrawal_in_force=withdrawal_enabled(self.site.pk),
             can_change=self.request.user.has_perm(self.change_permission),
             multiple_sites=self.multiple_sites(),
             **kwargs,
@@ -324,7 +328,8 @@ class CancelJobListView(DashboardPageMixin, SingleTableView):
 
     def get_queryset(self) -> QuerySet:
         """The filtered jobs, with their orders (one query per page, whatever its size)."""
-        return self.form.filter_state(self.base_queryset()).select_related("cancellation__order")
+        return self.form.filter_state(self.base_queryset()).select_related(
+            "cancellation__order", "withdrawal__order")
 
     def get_context_data(self, **kwargs) -> dict:
         """Add the form, the counts per state, the attention list's size and the failure alerts."""
@@ -364,7 +369,7 @@ class CancelJobDetailView(DashboardPageMixin, generic.DetailView):
 
     def get_queryset(self) -> QuerySet:
         """Jobs with their cancellation and order."""
-        return CancelJob.objects.select_related("cancellation__order")
+        return CancelJob.objects.select_related("cancellation__order", "withdrawal__order")
 
     def get_page_title(self) -> str:
         """The page's name, with the job's number."""
@@ -381,7 +386,7 @@ class CancelJobDetailView(DashboardPageMixin, generic.DetailView):
         return super().get_context_data(
             attempts=attempts,
             payload_json=json.dumps(job.payload, indent=2, ensure_ascii=False, sort_keys=True),
-            order=job.cancellation.order,
+            order=job.order,
             may_act=may_act,
             may_retry=may_act and services.may_retry(job),
             may_resend=may_act and services.may_resend(job),
@@ -427,7 +432,8 @@ class CancelJobActionView(StaffActionView):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Call the service; it refuses, with a message and no change, what the job's state forbids."""
-        job = get_object_or_404(CancelJob.objects.select_related("cancellation__order"), pk=pk)
+        job = get_object_or_404(CancelJob.objects.select_related(
+            "cancellation__order", "withdrawal__order"), pk=pk)
         self.act(job)
         return redirect("ordercancel_dashboard:ordercancel-job-detail", pk=job.pk)
 

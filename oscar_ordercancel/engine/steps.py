@@ -214,7 +214,8 @@ def check_arguments(*, request: CancelRequest) -> None:
     """Refuse a reason not offered on the request's channel, or a comment or note over its limit."""
     channel = request.resolved_channel
     offered = customer_reason_choices() if channel in CUSTOMER_CHANNELS else reason_choices()
-    if request.reason and request.reason not in dict(offered):
+    builtin = channel == Channel.WITHDRAWAL and request.reason == "withdrawal"
+    if request.reason and request.reason not in dict(offered) and not builtin:
         raise CancellationError("invalid_reason", message_for("invalid_reason"))
     check_length("comment", request.comment)
     check_length("note", request.note)

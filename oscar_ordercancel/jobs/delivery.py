@@ -478,7 +478,9 @@ def _withdraw_if_declined(jobs) -> set[int]:
     if not jobs:
         return set()
     withdrawn: set[int] = set()
-    ids = {job.cancellation_id for job in jobs}
+    ids = {job.cancellation_id for job in jobs if job.cancellation_id is not None}
+    if not ids:
+        return set()
     with transaction.atomic():
         declined = list(OrderCancellation.objects.select_for_update().filter(
             pk__in=ids, state=OrderCancellation.State.REJECTED).values_list("pk", flat=True))

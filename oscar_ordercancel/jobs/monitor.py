@@ -43,7 +43,7 @@ def _locked(job):
 
 def _note(job, user, message: str) -> None:
     """An order note, so the order's history shows what staff did with its delivery."""
-    order = job.cancellation.order
+    order = job.order
     order.notes.create(user=user if getattr(user, "is_authenticated", False) else None,
                        note_type="System", message=message)
 
@@ -57,7 +57,7 @@ def _wake(job) -> None:
 def _declined(job) -> bool:
     """Whether ``job`` belongs to a declined request: nothing of it may be sent any more."""
     OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
-    return job.cancellation.state == OrderCancellation.State.REJECTED
+    return job.cancellation_id is not None and job.cancellation.state == OrderCancellation.State.REJECTED
 
 
 def may_retry(job: AbstractCancelJob) -> bool:
@@ -153,13 +153,16 @@ def attention_list() -> QuerySet:
     Either a processor rejected a cancellation that is done on the shop side
     (immediate mode, or a request staff confirmed by hand), or a processor
     accepted a request that was declined (the shop kept the order: it accepted
-    before another processor declined, or its answer came after staff declined).
+    before another processor declined, or its answer came after staff declined),
+    or a processor refused a withdrawal declaration (the consumer's withdrawal
+    stands whatever the ERP says).
     """
     OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
     return CancelJob.objects.filter(
         Q(state=CancelJob.State.REJECTED, cancellation__state=OrderCancellation.State.COMPLETED)
-        | Q(state=CancelJob.State.SUCCEEDED, cancellation__state=OrderCancellation.State.REJECTED),
-    ).select_related("cancellation__order").order_by("-date_finished", "-pk")
+        | Q(state=CancelJob.State.SUCCEEDED, cancellation__state=OrderCancellation.State.REJECTED)
+        | Q(state=CancelJob.State.REJECTED, withdrawal__isnull=False),
+    ).select_related("cancellation__order", "withdrawal__order").order_by("-date_finished", "-pk")
 
 
 def waiting_requests(older_than: timedelta | None = None) -> QuerySet:
@@ -241,6 +244,11 @@ def delivery_summaries(cancellations) -> dict[int, list[DeliveryState]]:
 
 def job_note(job: AbstractCancelJob) -> tuple[str, bool]:
     """:func:`settlement_note` for one job (its page): reads the other jobs of its cancellation."""
+    if job.cancellation_id is None:  # an OrderWithdrawal job: the withdrawal stands regardless
+        if job.state == job.State.REJECTED:
+            return _("%(processor)s refused the withdrawal, but the consumer's withdrawal stands. "
+                     "Sort it out with them.") % {"processor": job.processor}, True
+        return "", False
     siblings = list(job.cancellation.jobs.all()) if job.state == job.State.NOT_SENT else [job]
     return settlement_note(job, siblings, job.cancellation.state)
 

@@ -77,6 +77,20 @@ def _money(value) -> str:
     return f"{value:.2f}" if value is not None else "0.00"
 
 
+def line_payload(record) -> dict:
+    """A payload's entry for one cancelled (or withdrawn) line: ``record`` has ``line`` and ``quantity``."""
+    line = record.line
+    return {
+        "line_id": record.line_id,
+        "partner_sku": line.partner_sku,
+        "partner_line_reference": line.partner_line_reference,
+        "upc": line.upc or "",
+        "title": line.title,
+        "quantity": record.quantity,
+        "ordered_quantity": line.quantity,
+    }
+
+
 def build_payload(order, cancellation, *, mode: str, records=None, erp_status_code: str | None = None,
                   label: str | None = None) -> dict:
     """The version-1 payload of ``cancellation``, without its idempotency key.
@@ -117,18 +131,7 @@ def build_payload(order, cancellation, *, mode: str, records=None, erp_status_co
             "currency": order.currency,
             "total_incl_tax": _money(order.total_incl_tax),
         },
-        "lines": [
-            {
-                "line_id": record.line_id,
-                "partner_sku": record.line.partner_sku,
-                "partner_line_reference": record.line.partner_line_reference,
-                "upc": record.line.upc or "",
-                "title": record.line.title,
-                "quantity": record.quantity,
-                "ordered_quantity": record.line.quantity,
-            }
-            for record in records
-        ],
+        "lines": [line_payload(record) for record in records],
         "reason": {"code": cancellation.reason, "label": label},
         "note": cancellation.note,
         "forced": cancellation.forced,
@@ -325,6 +328,8 @@ def refresh_payload(job) -> bool:
     been confirmed says it is done. Returns whether the payload changed (and was saved)."""
     OrderCancellation = get_model("oscar_ordercancel", "OrderCancellation")
     cancellation = job.cancellation
+    if cancellation is None:  # an OrderWithdrawal job: its payload never changes
+        return False
     if (job.payload.get("cancellation", {}).get("state") != OrderCancellation.State.REQUESTED
             or cancellation.state != OrderCancellation.State.COMPLETED):
         return False
@@ -351,6 +356,63 @@ def on_order_cancelled(sender, order, cancellation, cancelled_lines=None, **kwar
         tell_confirmed(order, cancellation)
         return
     write_jobs(order, cancellation, mode=MODE_IMMEDIATE)
+
+
+#: The payload's ``job`` of a withdrawal declaration (docs/processors.rst).
+WITHDRAWAL_JOB = "OrderWithdrawal"
+
+
+def build_withdrawal_payload(declaration) -> dict:
+    """The version-1 ``OrderWithdrawal`` payload of ``declaration``, without its idempotency key."""
+    order = declaration.order
+    records = list(declaration.lines.select_related("line").order_by("pk"))
+    return {
+        "version": PAYLOAD_VERSION,
+        "job": WITHDRAWAL_JOB,
+        "parameters": {"OrderNumber": str(order.number),
+                       "WithdrawalReference": declaration.reference},
+        "withdrawal": {
+            "id": declaration.pk,
+            "reference": declaration.reference,
+            "channel": declaration.channel,
+            "state": declaration.state,
+            "declared": declaration.date_declared.isoformat(),
+            "refund_due_by": (declaration.refund_due_by.isoformat()
+                              if declaration.refund_due_by else None),
+            "cancellation_id": declaration.cancellation_id,
+            "content_digest": declaration.content_digest,
+        },
+        "declarant": {"name": declaration.name, "email": declaration.email},
+        "order": {
+            "number": str(order.number),
+            "status": order.status,
+            "erp_status_code": _erp_status_code(order.status),
+            "currency": order.currency,
+            "total_incl_tax": _money(order.total_incl_tax),
+        },
+        "lines": [{**line_payload(record), "outcome": record.outcome} for record in records],
+    }
+
+
+def on_withdrawal_declared(sender, declaration, **kwargs) -> None:
+    """``withdrawal_declared`` receiver: one ``OrderWithdrawal`` job per processor, in the
+    declaration's transaction (the lines cancelled at once also get their ``OrderCancel`` jobs)."""
+    names = _processor_names()
+    if not names:
+        return
+    CancelJob = get_model("oscar_ordercancel", "CancelJob")
+    payload = build_withdrawal_payload(declaration)
+    now = timezone.now()
+    jobs = []
+    for name in names:
+        key = new_idempotency_key()
+        jobs.append(CancelJob(
+            withdrawal=declaration, processor=name, idempotency_key=key,
+            payload={**payload, "idempotency_key": key, "processor": name},
+            date_created=now, next_attempt_at=now))
+    jobs = CancelJob.objects.bulk_create(jobs)
+    if not _held.get():
+        transaction.on_commit(partial(enqueue, [job.pk for job in jobs], fresh=True))
 
 
 def on_cancellation_pending(sender, order, cancellation, **kwargs) -> None:

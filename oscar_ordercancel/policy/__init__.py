@@ -1,4 +1,4 @@
-"""Policy: may THIS actor cancel THIS order (or these quantities) now?"""
+"""Policy: may THIS actor cancel (or withdraw from) THIS order, or these quantities, now?"""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ from oscar_ordercancel.policy.rules import (
     is_cancelling_staff,
     pinned_partners,
 )
+from oscar_ordercancel.policy.withdrawal import (
+    WithdrawalFacts,
+    can_withdraw,
+    decide_withdrawal,
+    load_withdrawal_facts,
+    load_withdrawal_facts_many,
+    withdrawable_orders,
+    withdrawal_enabled,
+)
 
 __all__ = [
     "CUSTOMER_MESSAGES",
@@ -32,18 +41,25 @@ __all__ = [
     "MESSAGES",
     "CancellationContext",
     "Decision",
+    "WithdrawalFacts",
     "actor_role",
     "can_cancel",
+    "can_withdraw",
+    "decide_withdrawal",
     "decisions_for",
     "evaluate",
     "is_cancelling_staff",
     "load_context",
+    "load_withdrawal_facts",
+    "load_withdrawal_facts_many",
     "load_contexts",
     "load_contexts_by_number",
     "read_facts_by_number",
     "contexts_from_facts",
     "message_for",
     "pinned_partners",
+    "withdrawable_orders",
+    "withdrawal_enabled",
 ]
 
 

@@ -40,8 +40,8 @@ def actor_role(user, channel: str | None) -> str:
         return "guest"
     if channel in CUSTOMER_CHANNELS:
         return "customer"
-    if user is None or channel == Channel.SYSTEM:
-        return "system"
+    if user is None or channel in (Channel.SYSTEM, Channel.WITHDRAWAL):
+        return "system"  # a withdrawal is the consumer's right, not the shop's customer rules
     if is_cancelling_staff(user):
         return "staff"
     if getattr(user, "is_authenticated", False) and user.has_perm(PARTNER_PERMISSION):

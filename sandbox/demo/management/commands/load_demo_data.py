@@ -6,6 +6,9 @@ the pipeline with ``set_status`` and cancelled through
 ``oscar_ordercancel.services.cancel_order``. Running it again changes nothing:
 when the admin user exists it only prints the logins.
 
+Orders for each case of the EU withdrawal function follow (delivered 3 and 20 days
+ago, shipped without a delivery, a custom print, a guest's), printed with what to try.
+
 ``--batch-orders N`` (``make sandbox`` passes 400) also places N one-line orders for a
 wholesale customer and writes a CSV file that cancels them, to try the CSV batch pages on
 a file big enough to watch the progress bar.
@@ -44,8 +47,10 @@ ProductCategory = get_model("catalogue", "ProductCategory")
 Partner = get_model("partner", "Partner")
 StockRecord = get_model("partner", "StockRecord")
 Basket = get_model("basket", "Basket")
+Order = get_model("order", "Order")
 Country = get_model("address", "Country")
 ShippingAddress = get_model("order", "ShippingAddress")
+ShippingEvent = get_model("order", "ShippingEvent")
 ShippingEventType = get_model("order", "ShippingEventType")
 PaymentEventType = get_model("order", "PaymentEventType")
 OrderStatusMapping = get_model("oscar_ordercancel", "OrderStatusMapping")
@@ -65,6 +70,10 @@ CUSTOMER = ("customer@example.com", "customer")
 SECOND = ("second@example.com", "customer")
 WHOLESALE = ("wholesale@example.com", "customer")
 GUEST_EMAIL = "guest@example.com"
+WITHDRAW_GUEST_EMAIL = "guest.withdraw@example.com"
+#: The product class without a right of withdrawal (the sandbox's
+#: ``OSCAR_ORDERCANCEL_WITHDRAWAL_EXCLUDED_PRODUCT_CLASSES``).
+CUSTOM_PRINT = "custom-print"
 STAFF_PERMISSIONS = (
     "oscar_ordercancel.cancel_order",
     "order.view_order",
@@ -153,9 +162,11 @@ class Command(BaseCommand):
             self.setup_catalogue()
             self.setup_status_mappings()
             self.place_orders()
+            self.place_withdrawal_orders()
             if options["batch_orders"] > 0:
                 self.place_batch_orders(options["batch_orders"])
         self.print_orders()
+        self.print_withdrawal_orders()
         if options["batch_orders"] > 0:
             self.write_batch_file(options["batch_file"] or os.path.join(
                 settings.MEDIA_ROOT, "demo", "cancel-wholesale-orders.csv"))
@@ -226,6 +237,28 @@ class Command(BaseCommand):
                 num_in_stock=stock,
             )
             self.products[key] = product
+        self.setup_custom_prints()
+
+    def setup_custom_prints(self) -> None:
+        """A product class made to the customer's order: no right of withdrawal (Art. 16)."""
+        product_class, __ = ProductClass.objects.get_or_create(
+            slug=CUSTOM_PRINT,
+            defaults={"name": _("Custom print"), "track_stock": True, "requires_shipping": True},
+        )
+        category = create_from_breadcrumbs(_("Custom prints"))
+        product = Product.objects.create(
+            product_class=product_class, title=_("Custom photo print on canvas"),
+            upc=f"DEMO-{len(self.products) + 1:03d}", structure=Product.STANDALONE,
+            is_public=True,
+            description=_("Printed from the customer's own photo: it cannot be withdrawn from."),
+        )
+        ProductCategory.objects.create(product=product, category=category)
+        StockRecord.objects.create(
+            product=product, partner=self.partner, partner_sku="SKU-PRINT",
+            price=Decimal("29.00"), price_currency=settings.OSCAR_DEFAULT_CURRENCY,
+            num_in_stock=20,
+        )
+        self.products["print"] = product
 
     def setup_status_mappings(self) -> None:
         names = status_display_names()
@@ -288,7 +321,7 @@ class Command(BaseCommand):
                 [line.quantity for line in lines], reference=f"CAPTURE-{order.number}",
             )
 
-    def ship(self, order, quantities=None) -> None:
+    def ship(self, order, quantities=None, *, days_ago=None) -> None:
         """Ship the given ``{line index: quantity}`` (default: everything) the Oscar way."""
         event_type, __ = ShippingEventType.objects.get_or_create(
             code="shipped", defaults={"name": _("Shipped")}
@@ -299,8 +332,29 @@ class Command(BaseCommand):
         shipped = [lines[index] for index in quantities]
         counts = list(quantities.values())
         handler = EventHandler(self.staff)
-        handler.handle_shipping_event(order, event_type, shipped, counts)
+        event = handler.handle_shipping_event(order, event_type, shipped, counts)
         handler.consume_stock_allocations(order, shipped, counts)
+        if days_ago is not None:
+            self.backdate(event, days_ago)
+
+    def deliver(self, order, *, days_ago=0) -> None:
+        """Record the delivery of the whole (shipped) order: a "delivered" shipping event.
+
+        Its type code is the one ``OSCAR_ORDERCANCEL_WITHDRAWAL_DELIVERED_EVENT_TYPES``
+        names, so the withdrawal period runs from it. The stock was consumed at shipping.
+        """
+        event_type, __ = ShippingEventType.objects.get_or_create(
+            code="delivered", defaults={"name": _("Delivered")}
+        )
+        lines = list(order.lines.order_by("pk"))
+        event = EventHandler(self.staff).handle_shipping_event(
+            order, event_type, lines, [line.quantity for line in lines])
+        self.backdate(event, days_ago)
+
+    def backdate(self, event, days_ago) -> None:
+        """Date a shipping event ``days_ago`` days back (Oscar dates it now)."""
+        ShippingEvent.objects.filter(pk=event.pk).update(
+            date_created=self.now - timedelta(days=days_ago))
 
     def move(self, order, *statuses) -> None:
         """Move ``order`` along the pipeline through ``statuses`` (only allowed transitions)."""
@@ -384,6 +438,52 @@ class Command(BaseCommand):
                      f"guest order ({GUEST_EMAIL}), pending, card authorised")
         self.pay(order)
 
+    def place_withdrawal_orders(self) -> None:
+        """Orders for each case of the EU withdrawal function ("withdraw from contract here")."""
+        customer = self.customer
+        self.withdrawal_orders = []
+
+        def note(order, text):
+            self.withdrawal_orders.append((order, text))
+            return order
+
+        order = note(self.place(customer, [("tee", 1), ("socks", 2)], days_ago=6),
+                     "delivered 3 days ago: withdrawable; its lines await the return")
+        self.pay(order, debit=True)
+        self.move(order, "Being processed")
+        self.ship(order, days_ago=5)
+        self.move(order, "Shipped")
+        self.deliver(order, days_ago=3)
+        self.move(order, "Complete")
+        order = note(self.place(customer, [("bottle", 1)], days_ago=25),
+                     "delivered 20 days ago: refused, the 14-day period has passed")
+        self.pay(order, debit=True)
+        self.move(order, "Being processed")
+        self.ship(order, days_ago=23)
+        self.move(order, "Shipped")
+        self.deliver(order, days_ago=20)
+        self.move(order, "Complete")
+        order = note(self.place(customer, [("mug", 1), ("notebook", 2)], days_ago=4),
+                     "shipped 2 days ago, no delivery recorded: withdrawable (period starts "
+                     "after 7 days' transit); its lines await the return")
+        self.pay(order, debit=True)
+        self.move(order, "Being processed")
+        self.ship(order, days_ago=2)
+        self.move(order, "Shipped")
+        order = note(self.place(customer, [("print", 1)], days_ago=1),
+                     "custom print only (1 line), not shipped: refused, custom prints "
+                     "cannot be withdrawn from")
+        self.pay(order)
+        order = note(self.place(customer, [("print", 1), ("notebook", 2)], days_ago=2),
+                     "custom print + notebooks (2 lines), not shipped: only the notebooks "
+                     "can be withdrawn (cancelled at once)")
+        self.pay(order)
+        order = note(self.place(None, [("mug", 1), ("socks", 1)], days_ago=1,
+                                guest_email=WITHDRAW_GUEST_EMAIL),
+                     "guest order, paid, not shipped: withdraw with the order number and "
+                     "this e-mail; it is cancelled at once (refunded)")
+        self.pay(order, debit=True)
+
     def place_batch_orders(self, count: int) -> None:
         """``count`` one-line pending orders of a wholesale customer, for a CSV batch."""
         User = get_user_model()
@@ -403,7 +503,8 @@ class Command(BaseCommand):
     def write_batch_file(self, path: str) -> None:
         """A CSV file that cancels the wholesale orders, plus two rows the preview refuses."""
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        shipped = next(order for order, __ in self.orders if order.status == "Shipped")
+        # the latest shipped demo order (the withdrawal demo's, shipped 2 days ago)
+        shipped = Order.objects.filter(status="Shipped").order_by("-date_placed").first()
         with open(path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["order_number", "reason", "note"])
@@ -447,6 +548,25 @@ class Command(BaseCommand):
         missing = [s for s in settings.OSCAR_ORDER_STATUS_PIPELINE if s not in seen]
         if missing:
             self.stderr.write(f"Warning: no demo order in status {', '.join(missing)}")
+
+    def print_withdrawal_orders(self) -> None:
+        """The withdrawal demo orders, with what to try on each."""
+        withdraw = reverse("oscar_ordercancel:withdraw")
+        self.stdout.write(
+            f"Withdrawal demo orders (\"withdraw from contract here\"): as {CUSTOMER[0]} from the "
+            f"order page, or by anyone at {self.base}{withdraw} with the order number and e-mail:")
+        if not get_setting("OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED"):
+            self.stdout.write("  (OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED is off: these pages are 404)")
+        for order, text in self.withdrawal_orders:
+            order.refresh_from_db()
+            who = order.user.email if order.user_id else order.guest_email
+            self.stdout.write(f"  {order.number}  {order.status:<24} {who:<26} {text}")
+            if order.user_id:
+                path = reverse("oscar_ordercancel:order-withdraw",
+                               kwargs={"order_number": order.number})
+            else:
+                path = f"{withdraw}?order={order.number}"
+            self.stdout.write(f"      withdraw: {self.base}{path}")
 
     def print_logins(self) -> None:
         base = self.base

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oscar_ordercancel', '0009_batch_row_message_params'),
+        ('oscar_ordercancel', '0010_withdrawals'),
     ]
 
     operations = [
