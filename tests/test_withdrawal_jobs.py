@@ -63,3 +63,22 @@ def test_a_refused_withdrawal_goes_on_the_attention_list_and_the_withdrawal_stan
     # staff may resend it, as any job
     resend = client.post(reverse("ordercancel_dashboard:ordercancel-job-resend", kwargs={"pk": job.pk}))
     assert resend.status_code == 302
+
+
+def test_the_email_processor_tells_the_partner_what_comes_back(customer, settings, mailoutbox,
+                                                               django_capture_on_commit_callbacks):
+    settings.OSCAR_ORDERCANCEL_PROCESSORS = [{
+        "name": "partner", "class": "oscar_ordercancel.processors.EmailProcessor",
+        "options": {"to": ["orders@partner.example"]}}]
+    order = shipped_order(customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        declaration = declare_withdrawal(order, name="Cara", email=customer.email, user=customer)
+    mails = [m for m in mailoutbox if m.to == ["orders@partner.example"]]
+    withdrawal = next(m for m in mails if m.subject.startswith("Withdrawal"))
+    assert f"Withdrawal: order {order.number}" == withdrawal.subject
+    assert declaration.reference in withdrawal.body
+    assert "2 × Linen shirt" in withdrawal.body and "to come back" in withdrawal.body
+    assert "1 × Travel mug" in withdrawal.body and ": cancelled" in withdrawal.body
+    assert "to come back" in withdrawal.alternatives[0][0]
+    # the line cancelled at once also went out as an ordinary cancel request
+    assert any(m.subject == f"Cancel request: order {order.number}" for m in mails)
