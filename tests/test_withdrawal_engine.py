@@ -317,3 +317,18 @@ def test_a_whole_order_withdrawal_refunds_the_standard_delivery_charge_too(custo
     assert refund_due(declaration) == Decimal("14.95")
     refund_withdrawal(declaration, user=staff)
     assert Source.objects.get(order=order).amount_refunded == Decimal("14.95")
+
+
+def test_staff_are_e_mailed_about_each_new_declaration(order, customer, staff, settings, mailoutbox,
+                                                       django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        declaration = declare_withdrawal(order, name="Cara", email=customer.email, user=customer)
+    [to_staff] = [mail for mail in mailoutbox if mail.to == [staff.email]]
+    assert declaration.reference in to_staff.subject and str(order.number) in to_staff.subject
+    assert "Cara" in to_staff.body and customer.email in to_staff.body
+    settings.OSCAR_ORDERCANCEL_WITHDRAWAL_STAFF_EMAILS = ()
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        declare_withdrawal(factories.place_order(customer), name="Cara", email=customer.email,
+                           user=customer)
+    assert [mail.to for mail in mailoutbox] == [[customer.email]]  # the acknowledgement only
