@@ -36,6 +36,7 @@ class Channel(models.TextChoices):
     CODE = "code", _("Python API")
     SYSTEM = "system", _("System")
     WITHDRAWAL = "withdrawal", _("Withdrawal from the contract")
+    EXPIRY = "expiry", _("Unpaid order expired")
 
 
 #: Channels on which the customer rules (owner, site toggle, window) apply.
@@ -83,6 +84,14 @@ class AbstractCancellationSettings(models.Model):
     withdrawal_enabled = models.BooleanField(
         _("Withdrawal function"), null=True, blank=True,
         help_text=_("Empty: use OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED."),
+    )
+    expire_unpaid_after = models.DurationField(
+        _("Unpaid orders expire after"), null=True, blank=True,
+        help_text=_("Empty: use OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER."),
+    )
+    expiry_reminder_before = models.DurationField(
+        _("Remind the customer before expiry"), null=True, blank=True,
+        help_text=_("Empty: use OSCAR_ORDERCANCEL_EXPIRY_REMINDER_BEFORE."),
     )
 
     class Meta:
@@ -157,6 +166,10 @@ class AbstractOrderCancellation(models.Model):
         "oscar_ordercancel.CancellationBatch", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="cancellations", verbose_name=_("CSV batch"),
     )
+    vouchers_released = models.JSONField(
+        _("Voucher and offer usage given back"), default=list, blank=True,
+        help_text=_("What a whole-order cancellation gave back (OSCAR_ORDERCANCEL_RELEASE_VOUCHERS)."),
+    )
 
     class Meta:
         abstract = True
@@ -165,6 +178,8 @@ class AbstractOrderCancellation(models.Model):
         verbose_name = _("Order cancellation")
         verbose_name_plural = _("Order cancellations")
         permissions = [("cancel_order", _("Can cancel orders"))]
+        # The cancellation report's range queries (completed cancellations by date).
+        indexes = [models.Index(fields=["state", "date_completed"], name="ordercancel_report_range")]
 
     def __str__(self) -> str:
         return _("Cancellation #%(pk)s of order %(number)s") % {
@@ -595,3 +610,24 @@ class AbstractWithdrawalDeclarationLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.line}"
+
+
+class AbstractExpiryReminder(models.Model):
+    """The one reminder an unpaid order's customer gets before it expires (sent at most once)."""
+
+    order = models.OneToOneField(
+        "order.Order", on_delete=models.CASCADE, related_name="expiry_reminder",
+        verbose_name=_("Order"),
+    )
+    date_sent = models.DateTimeField(_("Sent at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("Expires at"))
+
+    class Meta:
+        abstract = True
+        app_label = "oscar_ordercancel"
+        ordering = ["-date_sent"]
+        verbose_name = _("Expiry reminder")
+        verbose_name_plural = _("Expiry reminders")
+
+    def __str__(self) -> str:
+        return _("Expiry reminder for order %(number)s") % {"number": self.order.number}

@@ -8,6 +8,7 @@ from oscar_ordercancel.abstract_models import (
     AbstractCancellationBatch,
     AbstractCancellationBatchRow,
     AbstractCancellationSettings,
+    AbstractExpiryReminder,
     AbstractOrderCancellation,
     AbstractOrderCancellationLine,
     AbstractOrderStatusMapping,
@@ -86,3 +87,10 @@ if not is_model_registered("oscar_ordercancel", "WithdrawalDeclarationLine"):
         pass
 
     __all__.append("WithdrawalDeclarationLine")
+
+if not is_model_registered("oscar_ordercancel", "ExpiryReminder"):
+
+    class ExpiryReminder(AbstractExpiryReminder):
+        pass
+
+    __all__.append("ExpiryReminder")

@@ -109,7 +109,7 @@ def test_the_fork_carries_the_packages_migrations_unchanged(db):
     for name in ours:
         assert (FORK / "migrations" / name).read_text() == (PACKAGE / "migrations" / name).read_text()
     own = theirs[len(ours):]
-    assert own == ["0011_ordercancellation_erp_reference.py"]
+    assert own == ["0012_ordercancellation_erp_reference.py"]
     with connection.cursor() as cursor:
         columns = {c.name for c in connection.introspection.get_table_description(
             cursor, OrderCancellation._meta.db_table)}

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oscar_ordercancel', '0010_withdrawals'),
+        ('oscar_ordercancel', '0011_expiry_and_report'),
     ]
 
     operations = [
