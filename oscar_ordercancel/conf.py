@@ -20,6 +20,17 @@ def get_setting(name: str) -> Any:
     return default(settings) if callable(default) else default
 
 
+def staff_addresses(setting: str) -> list[str]:
+    """The addresses the setting ``setting`` names, else (``None``) every active staff user's."""
+    configured = get_setting(setting)
+    if configured is not None:
+        return list(configured)
+    from django.contrib.auth import get_user_model
+
+    return list(get_user_model().objects.filter(is_staff=True, is_active=True).exclude(
+        email="").values_list("email", flat=True).order_by("pk"))
+
+
 def reason_choices() -> list[tuple[str, str]]:
     """Return the configured ``(code, label)`` reason choices."""
     return [(str(code), label) for code, label in get_setting("OSCAR_ORDERCANCEL_REASONS")]
@@ -34,9 +45,10 @@ def customer_reason_choices() -> list[tuple[str, str]]:
     return [(code, label) for code, label in choices if code in allowed] or choices
 
 
-#: Reason codes the package itself gives (a withdrawal's cancellation), with their label
+#: Reason codes the package itself gives (a withdrawal's cancellation, an expiry), with their label
 #: where a shop's ``OSCAR_ORDERCANCEL_REASONS`` leaves them out.
-BUILTIN_REASONS = {"withdrawal": _("Withdrawal from the contract")}
+BUILTIN_REASONS = {"withdrawal": _("Withdrawal from the contract"),
+                   "unpaid": _("Not paid in time")}
 
 
 def reason_label(code: str) -> str:

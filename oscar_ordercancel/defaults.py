@@ -21,6 +21,7 @@ OSCAR_ORDERCANCEL_REASONS = (
     ("declined", _("Payment declined")),
     ("staff", _("Staff decision")),
     ("withdrawal", _("Withdrawal from the contract")),
+    ("unpaid", _("Not paid in time")),
     ("other", _("Other")),
 )
 # Added by this package beyond the contract: the reason codes customers may pick
@@ -33,6 +34,7 @@ OSCAR_ORDERCANCEL_CUSTOMER_REASON_LABELS = {
     "customer": _("At your request"),
     "inventory": _("An item is out of stock"),
     "declined": _("The payment was declined"),
+    "unpaid": _("The payment was not received in time"),
 }
 OSCAR_ORDERCANCEL_MODE = "immediate"
 OSCAR_ORDERCANCEL_REQUESTED_STATUS = "Cancellation requested"
@@ -102,3 +104,14 @@ OSCAR_ORDERCANCEL_WITHDRAWAL_CACHE = "default"
 # Addresses e-mailed for each new declaration; None = every active staff user with an
 # e-mail (as OSCAR_ORDERCANCEL_FAILURE_ALERT_EMAILS), () = nobody.
 OSCAR_ORDERCANCEL_WITHDRAWAL_STAFF_EMAILS = None
+
+
+# Unpaid orders expire (docs/expiry.rst).
+OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER = None
+OSCAR_ORDERCANCEL_EXPIRY_STATUSES = lambda s: [getattr(s, "OSCAR_INITIAL_ORDER_STATUS", "Pending")]  # noqa: E731
+OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER_BY_SOURCE = {}
+OSCAR_ORDERCANCEL_EXPIRY_REMINDER_BEFORE = None
+OSCAR_ORDERCANCEL_PAYMENT_CHECK = "oscar_ordercancel.payment.is_paid"
+OSCAR_ORDERCANCEL_RELEASE_VOUCHERS = True
+# Added by this package beyond the contract: orders one sweep transaction expires together.
+OSCAR_ORDERCANCEL_EXPIRY_CHUNK_SIZE = 200

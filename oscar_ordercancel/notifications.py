@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from functools import partial
 
-from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
@@ -18,7 +17,7 @@ from django.utils import timezone
 from oscar.core.loading import get_class, get_model
 
 from oscar_ordercancel import grouping, queue
-from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.conf import get_setting, staff_addresses
 from oscar_ordercancel.statuses import cached_status_names
 
 logger = logging.getLogger(__name__)
@@ -30,12 +29,15 @@ ORDER_CANCELLATION_REJECTED = "ORDER_CANCELLATION_REJECTED"
 ORDER_WITHDRAWAL_RECEIVED = "ORDER_WITHDRAWAL_RECEIVED"
 #: The staff e-mail about a new withdrawal declaration.
 WITHDRAWAL_DECLARED_STAFF = "WITHDRAWAL_DECLARED_STAFF"
+#: The reminder an unpaid order's customer gets before the order expires.
+ORDER_EXPIRY_REMINDER = "ORDER_EXPIRY_REMINDER"
 EVENT_TYPE_NAMES = {
     ORDER_CANCELLED: "Order cancelled",
     ORDER_CANCELLATION_REQUESTED: "Order cancellation requested",
     ORDER_CANCELLATION_REJECTED: "Order cancellation declined",
     ORDER_WITHDRAWAL_RECEIVED: "Withdrawal received (acknowledgement)",
     WITHDRAWAL_DECLARED_STAFF: "Withdrawal declared (staff e-mail)",
+    ORDER_EXPIRY_REMINDER: "Unpaid order: reminder before expiry",
 }
 
 
@@ -62,13 +64,6 @@ def send_cancellation_email(cancellation_id: int, event_code: str = ORDER_CANCEL
         .get(pk=cancellation_id)
     )
     order = cancellation.order
-    # Oscar records the order's CommunicationEvent only if the type exists (a
-    # migration creates it, but staff may have deleted it): keep the audit trail.
-    CommunicationEventType = get_model("communication", "CommunicationEventType")
-    CommunicationEventType.objects.get_or_create(
-        code=event_code, defaults={"name": EVENT_TYPE_NAMES.get(event_code, event_code)})
-    OrderDispatcher = get_class("order.utils", "OrderDispatcher")
-    dispatcher = OrderDispatcher(logger=logger)
     context = {
         "order": order,
         "cancellation": cancellation,
@@ -76,15 +71,9 @@ def send_cancellation_email(cancellation_id: int, event_code: str = ORDER_CANCEL
         "user": order.user,
         "status_path": status_path(order),
     }
-    # Oscar's Dispatcher.get_messages() puts the *current* site in the context; a
-    # shop with several sites must link each customer to the site they ordered on.
-    context = dispatcher.dispatcher.get_base_context(**context)
-    if order.site_id:
-        context["site"] = order.site
-    # A template may show statuses ({{ order.status|status_display }}): read the mappings once.
-    with cached_status_names():
-        messages = CommunicationEventType.objects.get_and_render(event_code, context)
-    dispatcher.dispatch_order_messages(order, messages, event_code)
+    messages = _render(event_code, context, order.site if order.site_id else None)
+    get_class("order.utils", "OrderDispatcher")(logger=logger).dispatch_order_messages(
+        order, messages, event_code)
 
 
 def deliver(cancellation_id: int, event_code: str) -> None:
@@ -136,6 +125,36 @@ def on_cancellation_rejected(sender, order, cancellation, **kwargs) -> None:
     _notify(order, cancellation, cancellation.notify_customer, ORDER_CANCELLATION_REJECTED)
 
 
+def _render(event_code: str, context: dict, site) -> dict:
+    """Render the event type's messages for ``context``, on ``site`` (the order's, not the current one).
+
+    Oscar records an order's ``CommunicationEvent`` only if the type exists (a migration
+    creates it, but staff may have deleted it): it is made again to keep the audit trail.
+    """
+    CommunicationEventType = get_model("communication", "CommunicationEventType")
+    CommunicationEventType.objects.get_or_create(
+        code=event_code, defaults={"name": EVENT_TYPE_NAMES.get(event_code, event_code)})
+    dispatcher = get_class("communication.utils", "Dispatcher")(logger=logger)
+    context = dispatcher.get_base_context(**context)
+    if site is not None:  # a shop with several sites links each customer to their own
+        context["site"] = site
+    # A template may show statuses ({{ order.status|status_display }}): read the mappings once.
+    with cached_status_names():
+        return CommunicationEventType.objects.get_and_render(event_code, context)
+
+
+def send_expiry_reminder(order, expires_at) -> None:
+    """E-mail the customer the ``ORDER_EXPIRY_REMINDER``: the order, the amount due, and when
+    it will be cancelled if the payment does not arrive (in the shop's time zone)."""
+    local = timezone.localtime(expires_at)
+    context = {"order": order, "user": order.user, "amount_due": order.total_incl_tax,
+               "expires_at": local, "time_zone": local.tzname(),
+               "status_path": status_path(order)}
+    messages = _render(ORDER_EXPIRY_REMINDER, context, order.site if order.site_id else None)
+    get_class("order.utils", "OrderDispatcher")(logger=logger).dispatch_order_messages(
+        order, messages, ORDER_EXPIRY_REMINDER)
+
+
 def withdrawal_context(declaration) -> dict:
     """What the acknowledgement, the done page and the receipt show of a declaration."""
     from oscar_ordercancel.engine.withdrawal import declaration_content
@@ -150,18 +169,6 @@ def withdrawal_context(declaration) -> dict:
         "time_zone": declared.tzname(),
         "status_path": status_path(declaration.order),
     }
-
-
-def _render(event_code: str, context: dict, site) -> dict:
-    CommunicationEventType = get_model("communication", "CommunicationEventType")
-    CommunicationEventType.objects.get_or_create(
-        code=event_code, defaults={"name": EVENT_TYPE_NAMES.get(event_code, event_code)})
-    dispatcher = get_class("communication.utils", "Dispatcher")(logger=logger)
-    context = dispatcher.get_base_context(**context)
-    if site is not None:
-        context["site"] = site
-    with cached_status_names():
-        return CommunicationEventType.objects.get_and_render(event_code, context)
 
 
 def send_withdrawal_acknowledgement(declaration) -> bool:
@@ -186,11 +193,7 @@ def send_withdrawal_acknowledgement(declaration) -> bool:
 
 def withdrawal_staff_recipients() -> list[str]:
     """``OSCAR_ORDERCANCEL_WITHDRAWAL_STAFF_EMAILS``, else every active staff user's address."""
-    configured = get_setting("OSCAR_ORDERCANCEL_WITHDRAWAL_STAFF_EMAILS")
-    if configured is not None:
-        return list(configured)
-    return list(get_user_model().objects.filter(is_staff=True, is_active=True).exclude(
-        email="").values_list("email", flat=True).order_by("pk"))
+    return staff_addresses("OSCAR_ORDERCANCEL_WITHDRAWAL_STAFF_EMAILS")
 
 
 def send_withdrawal_staff_email(declaration) -> None:

@@ -18,6 +18,8 @@ DISPATCH_CANCEL_JOBS = "oscar_ordercancel.dispatch_cancel_jobs"
 RUN_CANCELLATION_BATCH = "oscar_ordercancel.run_cancellation_batch"
 RESUME_STALLED_BATCHES = "oscar_ordercancel.resume_stalled_batches"
 SEND_WITHDRAWAL_EMAILS = "oscar_ordercancel.send_withdrawal_emails"
+#: The expiry sweep (the contract names it by its import path).
+EXPIRE_UNPAID_ORDERS = "oscar_ordercancel.tasks.expire_unpaid_orders"
 
 
 def celery_configured() -> bool:

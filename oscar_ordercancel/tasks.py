@@ -60,13 +60,31 @@ def dispatch_cancel_jobs() -> int:
     return dispatch()
 
 
+@shared_task(name=queue.EXPIRE_UNPAID_ORDERS, ignore_result=True)
+def expire_unpaid_orders(dry_run: bool = False) -> dict:
+    """Remind, then cancel the unpaid orders whose time is up (the beat task; see docs/expiry.rst).
+
+    Two at once are safe: each takes only orders the other does not hold.
+    """
+    from oscar_ordercancel.expiry import sweep
+
+    return sweep(dry_run=dry_run).as_dict()
+
+
 #: Merge into ``CELERY_BEAT_SCHEDULE`` (or ``app.conf.beat_schedule``): the dispatcher
-#: runs every 30 seconds, which is also the finest retry granularity.
+#: runs every 30 seconds, which is also the finest retry granularity; the expiry sweep
+#: every 5 minutes (it does nothing while ``OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER`` and
+#: the per-site and per-source lifetimes are unset).
 BEAT_SCHEDULE = {
     "oscar-ordercancel-dispatch": {
         "task": queue.DISPATCH_CANCEL_JOBS,
         "schedule": 30.0,
         "options": {"expires": 25.0},
+    },
+    "oscar-ordercancel-expire-unpaid": {
+        "task": queue.EXPIRE_UNPAID_ORDERS,
+        "schedule": 300.0,
+        "options": {"expires": 290.0},
     },
 }
 

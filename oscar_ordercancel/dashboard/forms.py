@@ -13,7 +13,7 @@ from oscar.core.loading import get_model
 from oscar_ordercancel.conf import get_setting
 from oscar_ordercancel.limits import LengthLimit, widget_attrs
 from oscar_ordercancel.policy.pipeline import order_pipeline
-from oscar_ordercancel.policy.rules import WINDOW_UNITS, split_window
+from oscar_ordercancel.policy.rules import WINDOW_UNITS, describe_window, split_window
 
 CancelJob = get_model("oscar_ordercancel", "CancelJob")
 CancellationSettings = get_model("oscar_ordercancel", "CancellationSettings")
@@ -128,10 +128,21 @@ class CancellationSettingsForm(forms.ModelForm):
         help_text=_("The EU \"withdraw from contract here\" function for this site's customers."),
     )
 
+    expire_unpaid_after = WindowField(
+        label=_("Unpaid orders expire after"),
+        help_text=_("How long an unpaid order in an expiry status holds its stock before the "
+                    "sweep cancels it. Empty: inherit."),
+    )
+    expiry_reminder_before = WindowField(
+        label=_("Remind the customer before expiry"),
+        help_text=_("How long before an unpaid order expires its customer is e-mailed, once. "
+                    "Empty: inherit."),
+    )
+
     class Meta:
         model = CancellationSettings
         fields = ["allow_customer_cancellation", "cancellable_statuses", "customer_window",
-                  "withdrawal_enabled"]
+                  "withdrawal_enabled", "expire_unpaid_after", "expiry_reminder_before"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -143,6 +154,34 @@ class CancellationSettingsForm(forms.ModelForm):
         withdrawal = self.instance.withdrawal_enabled
         self.initial["withdrawal_enabled"] = (
             self.INHERIT if withdrawal is None else (self.YES if withdrawal else self.NO))
+
+    def clean_expire_unpaid_after(self) -> timedelta | None:
+        """At least a minute: a lifetime of 0 would cancel every unpaid order at once."""
+        return self._at_least_a_minute("expire_unpaid_after")
+
+    def clean_expiry_reminder_before(self) -> timedelta | None:
+        """At least a minute, and shorter than the lifetime in force."""
+        return self._at_least_a_minute("expiry_reminder_before")
+
+    def _at_least_a_minute(self, name: str) -> timedelta | None:
+        value = self.cleaned_data.get(name)
+        if value is not None and value < timedelta(minutes=1):
+            raise ValidationError(_("Enter at least 1 minute, or leave it empty to inherit."),
+                                  code="too_short")
+        return value
+
+    def clean(self) -> dict:
+        """A reminder must come before the order expires."""
+        cleaned = super().clean()
+        lifetime = cleaned.get("expire_unpaid_after")
+        if lifetime is None and "expire_unpaid_after" not in self.errors:
+            lifetime = get_setting("OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER")
+        reminder = cleaned.get("expiry_reminder_before")
+        if lifetime is not None and reminder is not None and reminder >= lifetime:
+            self.add_error("expiry_reminder_before", ValidationError(
+                _("The reminder must come before the order expires: make it shorter than "
+                  "%(lifetime)s.") % {"lifetime": describe_window(lifetime)}, code="after_expiry"))
+        return cleaned
 
     def clean_cancellable_statuses(self) -> list[str] | None:
         """Keep the pipeline's order; an empty selection inherits (stored as ``None``)."""

@@ -32,6 +32,7 @@ from oscar_ordercancel.dashboard.loading import get_dashboard_class
 from oscar_ordercancel.dashboard.pages import CANCEL_JOBS, MAPPINGS, SETTINGS, DashboardPageMixin
 from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.policy import withdrawal_enabled
+from oscar_ordercancel.policy.expiry import expiry_rules
 from oscar_ordercancel.policy.pipeline import order_pipeline
 from oscar_ordercancel.policy.rules import describe_window, is_cancelling_staff
 from oscar_ordercancel.services import (
@@ -164,7 +165,15 @@ def inherited_settings() -> dict[str, str]:
         "customer_window": _("no limit") if window is None else describe_window(window),
         "withdrawal_enabled": (
             _("On") if get_setting("OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED") else _("Off")),
+        "expire_unpaid_after": _describe_or(
+            get_setting("OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER"), _("never")),
+        "expiry_reminder_before": _describe_or(
+            get_setting("OSCAR_ORDERCANCEL_EXPIRY_REMINDER_BEFORE"), _("no reminder")),
     }
+
+
+def _describe_or(span, otherwise: str) -> str:
+    return otherwise if span is None else describe_window(span)
 
 
 class SiteSettingsView(DashboardPageMixin, generic.UpdateView):
@@ -219,10 +228,17 @@ class SiteSettingsView(DashboardPageMixin, generic.UpdateView):
                               else describe_window(effective.customer_window)),
             warnings=settings_warnings(effective),
             withdrawal_in_force=withdrawal_enabled(self.site.pk),
+            expiry_in_force=self.expiry_in_force(),
             can_change=self.request.user.has_perm(self.change_permission),
             multiple_sites=self.multiple_sites(),
             **kwargs,
         )
+
+    def expiry_in_force(self) -> dict[str, str]:
+        """The lifetime and reminder of this site's unpaid orders, in words."""
+        rules = expiry_rules()
+        return {"lifetime": _describe_or(rules.by_site.get(self.site.pk, rules.default), _("never")),
+                "reminder": _describe_or(rules.reminder(self.site.pk), _("no reminder"))}
 
     def get_success_url(self) -> str:
         """Back to this page (its warnings reflect what was saved)."""

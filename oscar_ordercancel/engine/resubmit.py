@@ -19,6 +19,7 @@ from oscar.core.prices import Price
 
 from oscar_ordercancel import signals
 from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.engine import vouchers
 from oscar_ordercancel.exceptions import CancellationError
 
 #: ``OrderNote.note_type`` of the notes that link an original and its resubmission.
@@ -234,6 +235,7 @@ def resubmit_order(order, *, user):
             **extra,
         )
         basket.submit()
+        vouchers.record_again(original, new)
         handler = EventHandler(actor)
         handler.create_note(original, _("Resubmitted as new order %(number)s.")
                             % {"number": new.number}, note_type=NOTE_RESUBMITTED_AS)

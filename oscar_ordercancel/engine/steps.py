@@ -41,6 +41,7 @@ from oscar_ordercancel import signals
 from oscar_ordercancel.abstract_models import CUSTOMER_CHANNELS, Channel
 from oscar_ordercancel.conf import customer_reason_choices, get_setting, reason_choices, reason_label
 from oscar_ordercancel.db.bulk import bulk_insert, bulk_set
+from oscar_ordercancel.engine import vouchers
 from oscar_ordercancel.engine.stock import release_allocations
 from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.limits import check_length
@@ -210,11 +211,16 @@ def writes_in_bulk(handler) -> bool:
     )
 
 
+#: The reason each of the package's own channels gives, accepted even where a shop's
+#: ``OSCAR_ORDERCANCEL_REASONS`` leaves it out.
+BUILTIN_CHANNEL_REASONS = {Channel.WITHDRAWAL: "withdrawal", Channel.EXPIRY: "unpaid"}
+
+
 def check_arguments(*, request: CancelRequest) -> None:
     """Refuse a reason not offered on the request's channel, or a comment or note over its limit."""
     channel = request.resolved_channel
     offered = customer_reason_choices() if channel in CUSTOMER_CHANNELS else reason_choices()
-    builtin = channel == Channel.WITHDRAWAL and request.reason == "withdrawal"
+    builtin = BUILTIN_CHANNEL_REASONS.get(channel) == request.reason
     if request.reason and request.reason not in dict(offered) and not builtin:
         raise CancellationError("invalid_reason", message_for("invalid_reason"))
     check_length("comment", request.comment)
@@ -402,12 +408,13 @@ def completion_moves(items: Sequence[Cancelling], *,
 
 def complete(items: Sequence[Cancelling], *, status_after_partial: str | None = None,
              payment_handler=None) -> None:
-    """Apply cancellations: lines, stock, payment, Oscar's line signals, order notes and statuses.
+    """Apply cancellations: lines, stock, payment, vouchers, line signals, order notes, statuses.
 
     Sets ``stock_released`` on the records; the caller saves them
     (:func:`save_cancellation_lines` for new ones).
     """
     changes = apply_cancellations(items, payment_handler=payment_handler)
+    vouchers.release(items)
     send_line_status_signals(changes)
     move_orders(completion_moves(items, status_after_partial=status_after_partial))
 

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
@@ -20,7 +19,7 @@ from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
 from oscar_ordercancel import signals
-from oscar_ordercancel.conf import get_setting
+from oscar_ordercancel.conf import get_setting, staff_addresses
 from oscar_ordercancel.exceptions import CancellationError
 from oscar_ordercancel.jobs.outbox import refresh_payload
 
@@ -295,11 +294,7 @@ def failing_processors(threshold: int | None = None) -> list[FailureStreak]:
 
 def alert_recipients() -> list[str]:
     """``OSCAR_ORDERCANCEL_FAILURE_ALERT_EMAILS``, else every active staff user's address."""
-    configured = get_setting("OSCAR_ORDERCANCEL_FAILURE_ALERT_EMAILS")
-    if configured is not None:
-        return list(configured)
-    return list(get_user_model().objects.filter(is_staff=True, is_active=True).exclude(
-        email="").values_list("email", flat=True).order_by("pk"))
+    return staff_addresses("OSCAR_ORDERCANCEL_FAILURE_ALERT_EMAILS")
 
 
 def send_failure_alert(streak: FailureStreak) -> None:

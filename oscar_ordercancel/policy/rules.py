@@ -40,7 +40,7 @@ def actor_role(user, channel: str | None) -> str:
         return "guest"
     if channel in CUSTOMER_CHANNELS:
         return "customer"
-    if user is None or channel in (Channel.SYSTEM, Channel.WITHDRAWAL):
+    if user is None or channel in (Channel.SYSTEM, Channel.WITHDRAWAL, Channel.EXPIRY):
         return "system"  # a withdrawal is the consumer's right, not the shop's customer rules
     if is_cancelling_staff(user):
         return "staff"
