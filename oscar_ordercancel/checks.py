@@ -333,3 +333,59 @@ def check_withdrawal(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         languages += [code for code, __ in settings.LANGUAGES]
     return withdrawal_messages(currency=getattr(settings, "OSCAR_DEFAULT_CURRENCY", ""),
                                languages=languages, enabled=_withdrawal_on_anywhere())
+
+
+def expiry_messages(*, statuses, cancellable, lifetimes: dict, payment_check) -> list:
+    """E014 (payment check not importable), E015 (a lifetime that is not a positive timedelta
+    or None), W010 (an expiry status the policy will not cancel from)."""
+    from datetime import timedelta
+
+    from django.utils.module_loading import import_string
+
+    messages = []
+    if isinstance(payment_check, str):
+        try:
+            payment_check = import_string(payment_check)
+        except ImportError as exc:
+            messages.append(checks.Error(
+                f"OSCAR_ORDERCANCEL_PAYMENT_CHECK cannot be imported: {exc}",
+                hint="Give the dotted path of a function is_paid(order) -> bool; see docs/expiry.rst.",
+                id="ordercancel.E014"))
+            payment_check = None
+    if payment_check is not None and not callable(payment_check):
+        messages.append(checks.Error(
+            "OSCAR_ORDERCANCEL_PAYMENT_CHECK is not a function is_paid(order) -> bool.",
+            id="ordercancel.E014"))
+    for name, value in lifetimes.items():
+        if value is not None and (not isinstance(value, timedelta) or value <= timedelta(0)):
+            messages.append(checks.Error(
+                f"{name} is {value!r}: it must be a positive timedelta, or None (never).",
+                id="ordercancel.E015"))
+    active = any(isinstance(value, timedelta) for value in lifetimes.values())
+    stuck = [status for status in statuses or () if status not in (cancellable or ())]
+    if active and stuck:
+        messages.append(checks.Warning(
+            "Unpaid orders in " + ", ".join(repr(s) for s in stuck) + " are due to expire "
+            "(OSCAR_ORDERCANCEL_EXPIRY_STATUSES), but the policy does not cancel orders in that "
+            "status (OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES): the sweep would report them failed.",
+            hint="Add the status to OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES, or remove it from "
+                 "OSCAR_ORDERCANCEL_EXPIRY_STATUSES.",
+            id="ordercancel.W010"))
+    return messages
+
+
+@checks.register("oscar_ordercancel")
+def check_expiry(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The expiry settings can work (E014, E015, W010); no query."""
+    by_source = get_setting("OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER_BY_SOURCE") or {}
+    lifetimes = {"OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER": get_setting(
+        "OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER"),
+        "OSCAR_ORDERCANCEL_EXPIRY_REMINDER_BEFORE": get_setting(
+            "OSCAR_ORDERCANCEL_EXPIRY_REMINDER_BEFORE")}
+    if isinstance(by_source, dict):
+        lifetimes.update({f"OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER_BY_SOURCE[{code!r}]": value
+                          for code, value in by_source.items()})
+    return expiry_messages(
+        statuses=get_setting("OSCAR_ORDERCANCEL_EXPIRY_STATUSES"),
+        cancellable=get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES"),
+        lifetimes=lifetimes, payment_check=get_setting("OSCAR_ORDERCANCEL_PAYMENT_CHECK"))

@@ -183,6 +183,11 @@ OSCAR_DASHBOARD_NAVIGATION = add_to_navigation(OSCAR_DASHBOARD_NAVIGATION)
 # The EU withdrawal function (docs/withdrawal.rst): on, with made-to-order prints excluded.
 OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = True
 OSCAR_ORDERCANCEL_WITHDRAWAL_EXCLUDED_PRODUCT_CLASSES = ("custom-print",)
+# Unpaid orders expire (docs/expiry.rst): bank transfers after 3 days, with a reminder a
+# day before; invoices never; card orders are authorised at checkout, so they are paid.
+OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER_BY_SOURCE = {
+    "bank-transfer": timedelta(days=3), "invoice": None}
+OSCAR_ORDERCANCEL_EXPIRY_REMINDER_BEFORE = timedelta(days=1)
 OSCAR_ORDERCANCEL_PROCESSORS = [
     {"name": "log", "class": "oscar_ordercancel.processors.LoggingProcessor", "options": {}},
 ] if os.environ.get("SANDBOX_PROCESSORS", "0") == "1" else []
@@ -221,6 +226,10 @@ if SANDBOX_WORKER:
         "ordercancel-resume-batches": {
             "task": "oscar_ordercancel.resume_stalled_batches", "schedule": 300.0},
     }
+    # The expiry sweep every minute (a shop: every 5), so that expiries show while you watch.
+    CELERY_BEAT_SCHEDULE["oscar-ordercancel-expire-unpaid"] = {
+        **ORDERCANCEL_BEAT_SCHEDULE["oscar-ordercancel-expire-unpaid"],
+        "schedule": 60.0, "options": {"expires": 55.0}}
     CELERY_BEAT_SCHEDULE_FILENAME = str(SANDBOX_BROKER_DIR / "beat-schedule")
     # Small batch chunks, so that the batch page's progress bar moves on a few hundred rows
     # (the default of 500 rows per transaction suits a shop's real files).

@@ -128,3 +128,6 @@ SILENCED_SYSTEM_CHECKS = ["ordercancel.W003"]
 # The package's defaults, not the sandbox's: tests that need the withdrawal function turn it on.
 OSCAR_ORDERCANCEL_WITHDRAWAL_ENABLED = False
 OSCAR_ORDERCANCEL_WITHDRAWAL_EXCLUDED_PRODUCT_CLASSES = ()
+# The package's expiry defaults (the sandbox expires bank transfers); tests turn it on.
+OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER_BY_SOURCE = {}
+OSCAR_ORDERCANCEL_EXPIRY_REMINDER_BEFORE = None

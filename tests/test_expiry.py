@@ -8,6 +8,8 @@ import pytest
 from django.contrib.sites.models import Site
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from oscar.apps.offer.applicator import Applicator
 from oscar.apps.partner.strategy import Default
@@ -372,3 +374,134 @@ def test_two_sweeps_at_once_cancel_each_of_30_orders_exactly_once(settings):
     assert ExpiryReminder.objects.count() == 5
     assert all(a == [0] for a in map(allocations, orders))
     assert all(o.status == "Pending" for o in Order.objects.filter(pk__in=[r.pk for r in reminded]))
+
+
+def test_a_payment_check_that_fails_for_one_order_stops_only_that_one(expiry, customer):
+    expiry.OSCAR_ORDERCANCEL_PAYMENT_CHECK = "tests.test_expiry.gateway_down_for_notes"
+    first, second = placed(customer, 30), placed(customer, 30)
+    first.notes.create(message="gateway")
+    result = sweep()
+    assert result.expired == [second.number]
+    assert [number for number, __ in result.failed] == [first.number]
+    assert "payment check failed" in result.failed[0][1]
+    first.refresh_from_db()
+    assert first.status == "Pending"
+
+
+def gateway_down_for_notes(order) -> bool:
+    """A gateway look-up that times out for orders with a note."""
+    if order.notes.exists():
+        raise TimeoutError("gateway")
+    return False
+
+
+def test_the_command_exits_1_and_names_a_failed_order(expiry, customer):
+    order = placed(customer, 30)
+    factories.ship(order, order.lines.first(), 1)  # shipped: the policy refuses
+    out, err = StringIO(), StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("expire_unpaid_orders", stdout=out, stderr=err)
+    assert exit_.value.code == 1
+    assert f"Not expired: order {order.number}" in err.getvalue()
+    assert "expired: 0, failed: 1." in out.getvalue()
+
+
+# ---------------------------------------------------------------- the dashboard
+
+
+@pytest.fixture
+def dashboard(client, clerk):
+    client.force_login(clerk)
+    return client
+
+
+def test_the_order_list_and_page_say_when_an_unpaid_order_expires(expiry, customer, dashboard):
+    soon = placed(customer, 21)  # 3 hours left
+    paid = placed(customer, 21)
+    factories.pay(paid)
+    late = placed(customer, 30)  # the sweep has not run yet
+
+    page = dashboard.get(reverse("dashboard:order-list")).content.decode()
+    assert page.count("Expires in 2\xa0hours") + page.count("Expires in 3\xa0hours") == 1
+    assert "Expired: cancelled at the next sweep" in page
+    detail = dashboard.get(reverse("dashboard:order-detail", args=[soon.number])).content.decode()
+    assert "Expires in" in detail
+    detail = dashboard.get(reverse("dashboard:order-detail", args=[paid.number])).content.decode()
+    assert "Expires in" not in detail and "Expired:" not in detail
+    assert late.number in page
+
+
+def test_the_order_list_costs_the_same_queries_for_more_unpaid_orders(
+        expiry, customer, dashboard, django_assert_max_num_queries):
+    for __ in range(2):
+        placed(customer, 5)
+    dashboard.get(reverse("dashboard:order-list"))
+    with CaptureQueriesContext(connection) as few:
+        dashboard.get(reverse("dashboard:order-list"))
+    for __ in range(8):
+        placed(customer, 5)
+    with django_assert_max_num_queries(len(few)):
+        dashboard.get(reverse("dashboard:order-list"))
+
+
+@pytest.fixture
+def manager(db):
+    return factories.create_user("expiry.manager@example.com", is_staff=True, perms=[
+        "oscar_ordercancel.view_cancellationsettings", "oscar_ordercancel.change_cancellationsettings"])
+
+
+def settings_post(client, site, **fields):
+    data = {"customer_window_0": "", "customer_window_1": "days",
+            "expire_unpaid_after_0": "", "expire_unpaid_after_1": "hours",
+            "expiry_reminder_before_0": "", "expiry_reminder_before_1": "hours", **fields}
+    return client.post(reverse("ordercancel_dashboard:ordercancel-settings-site", args=[site.pk]), data)
+
+
+def test_a_site_sets_its_lifetime_and_reminder_with_inherited_values_shown(expiry, client, manager):
+    site = Site.objects.get_current()
+    client.force_login(manager)
+    page = client.get(reverse("ordercancel_dashboard:ordercancel-settings-site", args=[site.pk]))
+    text = page.content.decode()
+    assert "Inherited from OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER: 1 day" in text
+    assert "Inherited from OSCAR_ORDERCANCEL_EXPIRY_REMINDER_BEFORE: no reminder" in text
+
+    response = settings_post(client, site, expire_unpaid_after_0="6",
+                             expiry_reminder_before_0="2")
+    assert response.status_code == 302
+    row = CancellationSettings.objects.get(site=site)
+    assert (row.expire_unpaid_after, row.expiry_reminder_before) == (6 * HOUR, 2 * HOUR)
+    text = client.get(response.url).content.decode()
+    assert 'id="effective-expiry">6 hours<' in text and 'id="effective-reminder">2 hours<' in text
+
+
+@pytest.mark.parametrize("fields, error", [
+    ({"expire_unpaid_after_0": "0"}, "Enter at least 1 minute"),
+    ({"expire_unpaid_after_0": "-3"}, "cannot be negative"),
+    ({"expire_unpaid_after_0": "99999999"}, "Ensure this value is less than or equal to"),
+    ({"expire_unpaid_after_0": "abc"}, "Enter a whole number"),
+    ({"expire_unpaid_after_0": "2", "expiry_reminder_before_0": "5"}, "The reminder must come before"),
+    ({"expiry_reminder_before_0": "30"}, "The reminder must come before"),  # inherited: 24 hours
+    ({"expire_unpaid_after_0": "2", "expire_unpaid_after_1": "weeks"}, "Select a valid choice"),
+])
+def test_hostile_settings_are_refused_and_change_nothing(expiry, client, manager, fields, error):
+    site = Site.objects.get_current()
+    client.force_login(manager)
+    response = settings_post(client, site, **fields)
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not CancellationSettings.objects.filter(site=site).exists()
+
+
+def test_the_system_checks_catch_expiry_settings_that_cannot_work():
+    from oscar_ordercancel.checks import expiry_messages
+
+    ids = lambda **kw: [m.id for m in expiry_messages(**{  # noqa: E731
+        "statuses": ["Pending"], "cancellable": ["Pending"],
+        "payment_check": "oscar_ordercancel.payment.is_paid", "lifetimes": {"X": timedelta(hours=1)}, **kw})]
+    assert ids() == []
+    assert ids(payment_check="myshop.nowhere.is_paid") == ["ordercancel.E014"]
+    assert ids(payment_check=42) == ["ordercancel.E014"]
+    assert ids(lifetimes={"X": 3600}) == ["ordercancel.E015"]
+    assert ids(lifetimes={"X": timedelta(0)}) == ["ordercancel.E015"]
+    assert ids(statuses=["Pending", "Awaiting payment"]) == ["ordercancel.W010"]
+    assert ids(statuses=["Awaiting payment"], lifetimes={"X": None}) == []  # nothing expires

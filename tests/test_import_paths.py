@@ -50,6 +50,9 @@ def test_the_old_default_payment_handler_setting_still_loads_the_handler(setting
     "oscar_ordercancel.processors.base.CancelProcessor",
     "oscar_ordercancel.engine.batch.cancel_many",
     "oscar_ordercancel.tasks.BEAT_SCHEDULE",
+    "oscar_ordercancel.tasks.expire_unpaid_orders",
+    "oscar_ordercancel.expiry.sweep",
+    "oscar_ordercancel.payment.is_paid",
 ])
 def test_public_names_import_without_a_warning(path):
     with warnings.catch_warnings():
@@ -65,8 +68,12 @@ def test_the_celery_task_names_are_unchanged():
     names = {"oscar_ordercancel.send_customer_email", "oscar_ordercancel.send_customer_emails",
              "oscar_ordercancel.deliver_cancel_jobs", "oscar_ordercancel.dispatch_cancel_jobs",
              "oscar_ordercancel.run_cancellation_batch", "oscar_ordercancel.resume_stalled_batches",
-             "oscar_ordercancel.send_withdrawal_emails"}
+             "oscar_ordercancel.send_withdrawal_emails",
+             "oscar_ordercancel.tasks.expire_unpaid_orders"}
     assert names <= set(current_app.tasks.keys())
     assert {getattr(queue, n) for n in dir(queue) if n.isupper()} == names
     beat = tasks.BEAT_SCHEDULE["oscar-ordercancel-dispatch"]
     assert beat["task"] == "oscar_ordercancel.dispatch_cancel_jobs"
+    sweep = tasks.BEAT_SCHEDULE["oscar-ordercancel-expire-unpaid"]
+    assert sweep["task"] == "oscar_ordercancel.tasks.expire_unpaid_orders"
+    assert tasks.expire_unpaid_orders.name == sweep["task"]

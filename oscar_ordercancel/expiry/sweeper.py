@@ -83,14 +83,20 @@ def _take(queryset, size: int, skip: set[int]) -> list[int]:
     return list(queryset.values_list("pk", flat=True)[:size])
 
 
-def _paid_among(ids: list[int]) -> tuple[list[int], list]:
-    """Ask a shop's own payment check (one without ``unpaid_filter``) about each order."""
+def _paid_among(ids: list[int]) -> tuple[list[int], list, list[tuple[int, str]]]:
+    """Ask a shop's own payment check (one without ``unpaid_filter``) about each order:
+    the unpaid ids, the paid orders, and ``(id, why)`` of those it could not answer for."""
     Order = get_model("order", "Order")
     check = get_payment_check()
-    unpaid, paid = [], []
+    unpaid, paid, failed = [], [], []
     for order in Order.objects.filter(pk__in=ids).order_by("date_placed", "pk"):
-        (paid if check(order) else unpaid).append(order)
-    return [order.pk for order in unpaid], paid
+        try:
+            (paid if check(order) else unpaid).append(order)
+        except Exception as exc:  # noqa: BLE001 - one order's check failing is its own
+            logger.exception("The payment check failed for order %s", order.number)
+            failed.append((order.pk, _("The payment check failed (%(error)s); the order was "
+                                       "left as it was.") % {"error": type(exc).__name__}))
+    return [order.pk for order in unpaid], paid, failed
 
 
 def sweep(*, dry_run: bool = False, now: datetime | None = None, chunk_size: int | None = None,
@@ -111,8 +117,9 @@ def sweep(*, dry_run: bool = False, now: datetime | None = None, chunk_size: int
     custom_check = unpaid_condition() is None
     if dry_run:
         for pk in queryset.values_list("pk", flat=True).iterator(chunk_size=2000):
-            ids, paid = _paid_among([pk]) if custom_check else ([pk], [])
+            ids, paid, failed = _paid_among([pk]) if custom_check else ([pk], [], [])
             result.paid += [order.number for order in paid]
+            result.failed += failed
             if ids:
                 result.expired.append(pk)
             if progress is not None:
@@ -120,19 +127,19 @@ def sweep(*, dry_run: bool = False, now: datetime | None = None, chunk_size: int
         numbers = dict(get_model("order", "Order").objects.filter(pk__in=result.expired)
                        .values_list("pk", "number"))
         result.expired = [numbers[pk] for pk in result.expired]
-        return result
+        return _numbered_failures(result)
     size = max(int(chunk_size or get_setting("OSCAR_ORDERCANCEL_EXPIRY_CHUNK_SIZE")), 1)
     left_alone: set[int] = set()  # failed or paid: not taken again by this sweep
     note = _("Not paid in time: cancelled automatically.")
     while True:
         with transaction.atomic():
-            ids = _take(queryset, size, left_alone)
+            ids = taken = _take(queryset, size, left_alone)
             if not ids:
                 break
             if custom_check:
-                taken = ids
-                ids, paid = _paid_among(ids)
+                ids, paid, failed = _paid_among(ids)
                 result.paid += [order.number for order in paid]
+                result.failed += failed
                 left_alone.update(set(taken) - set(ids))
             outcomes = cancel_many([
                 CancelRequest(order_id=pk, user=None, reason=REASON, channel=CHANNEL, note=note)
@@ -144,7 +151,12 @@ def sweep(*, dry_run: bool = False, now: datetime | None = None, chunk_size: int
                 left_alone.add(outcome.request.order_id)
                 result.failed.append((outcome.request.order_id, str(outcome.error)))
         if progress is not None:
-            progress(len(outcomes))
+            progress(len(taken))
+    return _numbered_failures(result)
+
+
+def _numbered_failures(result: SweepResult) -> SweepResult:
+    """Name the failed orders by number (they are collected by id), and log them."""
     if result.failed:
         numbers = dict(get_model("order", "Order").objects.filter(
             pk__in=[pk for pk, __ in result.failed]).values_list("pk", "number"))

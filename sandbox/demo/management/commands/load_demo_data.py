@@ -7,7 +7,9 @@ the pipeline with ``set_status`` and cancelled through
 when the admin user exists it only prints the logins.
 
 Orders for each case of the EU withdrawal function follow (delivered 3 and 20 days
-ago, shipped without a delivery, a custom print, a guest's), printed with what to try.
+ago, shipped without a delivery, a custom print, a guest's), printed with what to try,
+then unpaid bank-transfer orders about to expire, one past due and an invoice that never
+expires (the sandbox's ``OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER_BY_SOURCE``).
 
 ``--batch-orders N`` (``make sandbox`` passes 400) also places N one-line orders for a
 wholesale customer and writes a CSV file that cancels them, to try the CSV batch pages on
@@ -163,10 +165,12 @@ class Command(BaseCommand):
             self.setup_status_mappings()
             self.place_orders()
             self.place_withdrawal_orders()
+            self.place_expiry_orders()
             if options["batch_orders"] > 0:
                 self.place_batch_orders(options["batch_orders"])
         self.print_orders()
         self.print_withdrawal_orders()
+        self.print_expiry_orders()
         if options["batch_orders"] > 0:
             self.write_batch_file(options["batch_file"] or os.path.join(
                 settings.MEDIA_ROOT, "demo", "cancel-wholesale-orders.csv"))
@@ -275,7 +279,7 @@ class Command(BaseCommand):
 
     # -- orders ------------------------------------------------------------
 
-    def place(self, user, items, *, days_ago=0, hours_ago=0, guest_email=None):
+    def place(self, user, items, *, days_ago=0, hours_ago=0, minutes_ago=0, guest_email=None):
         """Place an order of ``items`` ((product key, quantity), ...) through OrderCreator."""
         basket = Basket.objects.create(owner=user)
         basket.strategy = Selector().strategy(user=user)
@@ -295,7 +299,8 @@ class Command(BaseCommand):
         order = OrderCreator().place_order(
             basket=basket, total=total, user=user, shipping_address=address,
             shipping_method=method, shipping_charge=charge, surcharges=surcharges,
-            date_placed=self.now - timedelta(days=days_ago, hours=hours_ago), **extra,
+            date_placed=self.now - timedelta(days=days_ago, hours=hours_ago, minutes=minutes_ago),
+            **extra,
         )
         basket.set_as_submitted()
         return order
@@ -483,6 +488,42 @@ class Command(BaseCommand):
                      "guest order, paid, not shipped: withdraw with the order number and "
                      "this e-mail; it is cancelled at once (refunded)")
         self.pay(order, debit=True)
+
+    def place_expiry_orders(self) -> None:
+        """Unpaid orders: bank transfers expire 3 days after placing (reminded 1 day before),
+        invoices never (the sandbox settings); the worker's beat sweeps every minute."""
+        customer, second = self.customer, self.second
+        self.expiry_orders = []
+
+        def unpaid(user, items, code, name, text, **placed):
+            order = self.place(user, items, **placed)
+            source_type, __ = SourceType.objects.get_or_create(code=code, defaults={"name": name})
+            Source.objects.create(order=order, source_type=source_type, currency=order.currency,
+                                  reference=f"DEMO-{code.upper()}-{order.number}")
+            self.expiry_orders.append((order, text))
+
+        transfer = ("bank-transfer", _("Bank transfer"))
+        unpaid(customer, [("mug", 1)], *transfer,
+               "bank transfer, placed 4 days ago: past due, cancelled by the first sweep", days_ago=4)
+        unpaid(customer, [("notebook", 2)], *transfer,
+               "bank transfer: expires about 10 minutes after loading (reminded at once)",
+               days_ago=2, hours_ago=23, minutes_ago=50)
+        unpaid(second, [("socks", 1), ("tee", 1)], *transfer,
+               "bank transfer: expires in 12 hours (reminded at the first sweep)",
+               days_ago=2, hours_ago=12)
+        unpaid(customer, [("bottle", 1)], *transfer,
+               "bank transfer, placed 10 hours ago: expires in 2 days 14 hours", hours_ago=10)
+        unpaid(second, [("mug", 2)], "invoice", _("Invoice"),
+               "invoice, placed 20 days ago: never expires (lifetime None)", days_ago=20)
+
+    def print_expiry_orders(self) -> None:
+        """The unpaid demo orders, with when each expires."""
+        self.stdout.write("Unpaid orders (bank transfers expire after 3 days; the sweep runs "
+                          "every minute beside the server, or: manage.py expire_unpaid_orders):")
+        for order, text in self.expiry_orders:
+            order.refresh_from_db()
+            who = order.user.email if order.user_id else order.guest_email
+            self.stdout.write(f"  {order.number}  {order.status:<24} {who:<26} {text}")
 
     def place_batch_orders(self, count: int) -> None:
         """``count`` one-line pending orders of a wholesale customer, for a CSV batch."""
