@@ -1,5 +1,5 @@
-"""Django admin: mappings and settings are editable; cancellations and withdrawal declarations
-are a read-only audit trail."""
+"""Django admin: mappings and settings are editable; cancellations, withdrawal declarations and
+expiry reminders are a read-only audit trail."""
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +20,7 @@ class OrderStatusMappingAdmin(admin.ModelAdmin):
 @admin.register(CancellationSettings)
 class CancellationSettingsAdmin(admin.ModelAdmin):
     list_display = ("site", "allow_customer_cancellation", "cancellable_statuses", "customer_window",
-                    "withdrawal_enabled")
+                    "withdrawal_enabled", "expire_unpaid_after", "expiry_reminder_before")
 
 
 class ReadOnlyAdminMixin:
@@ -125,3 +125,12 @@ class WithdrawalDeclarationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("reference", "order__number", "email", "name")
     list_select_related = ("order",)
     inlines = [WithdrawalDeclarationLineInline]
+
+
+@admin.register(get_model("oscar_ordercancel", "ExpiryReminder"))
+class ExpiryReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The payment reminders sent before unpaid orders expire (one per order, read-only)."""
+
+    list_display = ("order", "date_sent", "expires_at")
+    search_fields = ("order__number",)
+    list_select_related = ("order",)

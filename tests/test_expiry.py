@@ -505,3 +505,15 @@ def test_the_system_checks_catch_expiry_settings_that_cannot_work():
     assert ids(lifetimes={"X": timedelta(0)}) == ["ordercancel.E015"]
     assert ids(statuses=["Pending", "Awaiting payment"]) == ["ordercancel.W010"]
     assert ids(statuses=["Awaiting payment"], lifetimes={"X": None}) == []  # nothing expires
+
+
+def test_the_customer_sees_until_when_the_order_waits_for_payment(expiry, customer, client):
+    order = placed(customer, 20)
+    paid = placed(customer, 20)
+    factories.pay(paid)
+    client.force_login(customer)
+    page = client.get(reverse("customer:order", args=[order.number])).content.decode()
+    assert "This order is waiting for your payment of" in page
+    assert "the order will be cancelled" in page
+    page = client.get(reverse("customer:order", args=[paid.number])).content.decode()
+    assert "waiting for your payment" not in page

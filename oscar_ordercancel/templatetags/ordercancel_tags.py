@@ -113,3 +113,14 @@ def order_withdrawals(order) -> list:
 def contains(values, value) -> bool:
     """``{% if ids|contains:order.pk %}``."""
     return value in values
+
+
+@register.simple_tag
+def order_expiry(order):
+    """When ``order`` will be cancelled for want of payment (local time), or ``None``."""
+    from django.utils import timezone
+
+    from oscar_ordercancel.policy.expiry import expires_at
+
+    when = expires_at(order)
+    return timezone.localtime(when) if when else None
