@@ -9,6 +9,7 @@ from oscar.core.loading import get_model
 
 from oscar_ordercancel.expiry import sweep
 from tests import factories
+from tests.test_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,14 +27,6 @@ def placed(user, hours_ago, items=(("12.50", 2), ("4.99", 1))):
     order = factories.place_order(user, items)
     Order.objects.filter(pk=order.pk).update(date_placed=timezone.now() - timedelta(hours=hours_ago))
     return order
-
-
-def log_in(page, live_server, email, password="password"):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_login-username", email)
-    page.fill("#id_login-password", password)
-    page.click("button[name=login_submit]")
-    page.wait_for_load_state()
 
 
 def test_staff_see_when_unpaid_orders_expire_and_the_expired_one(expiry, live_server, page, screenshot):

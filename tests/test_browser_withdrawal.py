@@ -4,19 +4,12 @@ import pytest
 from oscar.core.loading import get_model
 
 from tests import factories
+from tests.test_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("withdrawal_on")]
 
 WithdrawalDeclaration = get_model("oscar_ordercancel", "WithdrawalDeclaration")
-
-
-def log_in(page, live_server, email, password="password"):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_login-username", email)
-    page.fill("#id_login-password", password)
-    page.click("button[name=login_submit]")
-    page.wait_for_load_state()
 
 
 def test_a_guest_withdraws_from_the_site_wide_function_in_two_steps(live_server, page, screenshot,
