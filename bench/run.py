@@ -110,7 +110,11 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=5000, help="cancel jobs to drain")
     parser.add_argument("--batch-goal", type=float, default=25.0,
                         help="batch path at least this many times the naive loop's orders/s")
-    parser.add_argument("--only", choices=("engine", "delivery", "batches", "preview"), default=None,
+    parser.add_argument("--expiry-goal", type=float, default=25.0,
+                        help="expiry sweep at least this many times the naive loop's orders/s")
+    parser.add_argument("--only", choices=("engine", "delivery", "batches", "preview", "report",
+                                           "expiry"),
+                        default=None,
                         help="run one part only (default: all)")
     args = parser.parse_args()
     settings.DATABASES["default"]["TEST"]["NAME"] = f"bench_ordercancel_{os.getpid()}"
@@ -130,7 +134,8 @@ def main() -> int:
               f"engine = services.cancel_order (lock, policy, record, signals, e-mail queued); "
               f"naive = EventHandler.handle_order_status_change + cancel_stock_allocations")
         n = args.orders
-        engine, batch_ok, processors_ok, preview_ok = None, True, True, True
+        engine, batch_ok, processors_ok, preview_ok, report_ok = None, True, True, True, True
+        expiry_ok = True
         if args.only in (None, "engine"):
             engine = run_engine(staff, customer, records, n)
         if args.only in (None, "delivery"):
@@ -152,6 +157,15 @@ def main() -> int:
             print(f"\nPreview of a {rows:,}-row line-item CSV: {seconds:.1f} s, {seconds / floor:.1f}x "
                   f"the floor of {floor:.2f} s (csv module, one query for its orders and lines, one COPY "
                   f"of its rows; goal <= 3x), peak memory growth {megabytes:.0f} MB (goal < 150 MB)")
+        if args.only in (None, "report"):
+            from bench import report as report_bench
+
+            report_ok = report_bench.run(staff, customer, records, QueryCounter)["ok"]
+        if args.only in (None, "expiry"):
+            from bench import expiry as expiry_bench
+
+            expiry_ok = expiry_bench.run(customer, records, QueryCounter, naive_cancel,
+                                         goal=args.expiry_goal)["ok"]
     finally:
         # Worker threads keep their connections (CELERY_DB_REUSE_MAX): end them first.
         with connection.cursor() as cursor:
@@ -163,7 +177,7 @@ def main() -> int:
     if engine is not None:
         print()
         engine_ok = engine_verdict(engine, args)
-    ok = (engine_ok and batch_ok and processors_ok and preview_ok
+    ok = (engine_ok and batch_ok and processors_ok and preview_ok and report_ok and expiry_ok
           and (delivery is None or delivery["ok"]))
     if args.only in (None, "batches"):
         print(f"Goal: batch path >= {args.batch_goal:g}x the naive loop: {'OK' if batch_ok else 'MISSED'}; "

@@ -49,8 +49,8 @@ def test_staff_edit_a_status_mapping_and_the_settings(live_server, page, screens
     page.click("a.dropdown-toggle:has-text('Cancellations')")
     menu = page.locator("a.dropdown-toggle:has-text('Cancellations') + .dropdown-menu")
     assert menu.locator("a.dropdown-item").all_inner_texts() == [
-        "Cancel orders", "CSV batches", "Cancel jobs", "Withdrawals", "Order status mappings",
-        "Cancellation settings"]
+        "Cancel orders", "CSV batches", "Cancel jobs", "Withdrawals", "Cancellation report",
+        "Order status mappings", "Cancellation settings"]
     screenshot("dashboard-menu")
     menu.locator("a:has-text('Order status mappings')").click()
     page.wait_for_selector("table")

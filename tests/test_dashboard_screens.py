@@ -79,8 +79,8 @@ def test_everything_cancellation_is_in_one_cancellations_menu(staff_client):
     expected = [(str(entry["label"]), reverse(entry["url_name"])) for entry in ENTRIES]
     assert groups["Cancellations"] == expected
     assert [label for label, __ in expected] == [
-        "Cancel orders", "CSV batches", "Cancel jobs", "Withdrawals", "Order status mappings",
-        "Cancellation settings"]
+        "Cancel orders", "CSV batches", "Cancel jobs", "Withdrawals", "Cancellation report",
+        "Order status mappings", "Cancellation settings"]
     elsewhere = [(group, href) for group, items in groups.items() if group != "Cancellations"
                  for __, href in items if href.startswith("/dashboard/ordercancel/")]
     assert elsewhere == []

@@ -73,6 +73,8 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
             "ordercancel-withdrawal-close": tuple([perm] for perm in STAFF_PERMISSIONS),
             # The staff cancel page, for shops without the orders dashboard fork.
             "ordercancel-order-cancel": cancellers,
+            # The cancellation report: the view limits partner users to their orders' figures.
+            "ordercancel-cancellation-report": cancellers,
         }
         # CSV batches: the views check again; the policy limits partners to their orders.
         from oscar_ordercancel.dashboard.batches.urls import batch_urls
@@ -103,6 +105,7 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
         self.withdrawal_received_view = get_dashboard_class("withdrawals", "WithdrawalReceivedView")
         self.withdrawal_refund_view = get_dashboard_class("withdrawals", "WithdrawalRefundView")
         self.withdrawal_close_view = get_dashboard_class("withdrawals", "WithdrawalCloseView")
+        self.cancellation_report_view = get_dashboard_class("report", "CancellationReportView")
         self.configure_permissions()
 
     def get_urls(self) -> list:
@@ -146,6 +149,8 @@ class OrderCancelDashboardConfig(OscarDashboardConfig):
                  name="ordercancel-withdrawal-refund"),
             path("withdrawals/<int:pk>/close/", self.withdrawal_close_view.as_view(),
                  name="ordercancel-withdrawal-close"),
+            path("report/", self.cancellation_report_view.as_view(),
+                 name="ordercancel-cancellation-report"),
             *batch_urls(),
         ]
         return self.post_process_urls(urls)

@@ -51,6 +51,7 @@ CSV_BATCHES = (_("CSV batches"), "ordercancel_dashboard:ordercancel-batch-list")
 MAPPINGS = (_("Order status mappings"), "ordercancel_dashboard:ordercancel-mapping-list")
 SETTINGS = (_("Cancellation settings"), "ordercancel_dashboard:ordercancel-settings")
 WITHDRAWALS = (_("Withdrawals"), "ordercancel_dashboard:ordercancel-withdrawal-list")
+REPORT = (_("Cancellation report"), "ordercancel_dashboard:ordercancel-cancellation-report")
 
 #: The "Cancellations" menu's pages, in menu order.
-MENU_PAGES = (CANCEL_ORDERS, CSV_BATCHES, CANCEL_JOBS, WITHDRAWALS, MAPPINGS, SETTINGS)
+MENU_PAGES = (CANCEL_ORDERS, CSV_BATCHES, CANCEL_JOBS, WITHDRAWALS, REPORT, MAPPINGS, SETTINGS)

@@ -56,3 +56,31 @@ def ordercancel_limit(field: str) -> int:
     from oscar_ordercancel.limits import limit
 
     return limit(field)
+
+
+#: The dashboard home's "Cancellations" panel covers this many whole days, today included.
+RECENT_DAYS = 7
+
+
+@register.simple_tag(takes_context=True)
+def ordercancel_recent_cancellations(context) -> dict | None:
+    """The last 7 days' cancellation figures for the dashboard home, or ``None`` for a user
+    who may not see the cancellation report (partner users get their orders' figures)."""
+    from urllib.parse import urlencode
+
+    from django.urls import NoReverseMatch, reverse
+
+    from oscar_ordercancel.reports import figures
+
+    request = context.get("request")
+    scope = figures.scope_for(getattr(request, "user", None))
+    if scope is None:
+        return None
+    try:
+        url = reverse("ordercancel_dashboard:ordercancel-cancellation-report")
+    except NoReverseMatch:  # the package's dashboard app is not installed
+        return None
+    date_from, date_to = figures.default_range(RECENT_DAYS)
+    return {"totals": figures.summary(date_from, date_to, scope), "days": RECENT_DAYS,
+            "date_from": date_from, "date_to": date_to, "is_partner": scope.is_partner,
+            "url": f"{url}?{urlencode({'date_from': date_from.isoformat(), 'date_to': date_to.isoformat()})}"}

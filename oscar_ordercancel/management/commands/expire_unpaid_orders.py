@@ -28,16 +28,18 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         """Run the sweep with a progress bar; print the summary; exit 1 on failures."""
         dry_run = options["dry_run"]
-        bar = tqdm(total=0, unit=_("order"), desc=_("Checking") if dry_run else _("Expiring"),
-                   file=self.stderr._out)
+        bars = []
 
-        def start(total: int) -> None:
-            bar.total = total
-            bar.refresh()
+        def start(total: int) -> None:  # the bar appears once the sweep knows how many are due
+            bars.append(tqdm(total=total, unit=_("order"),
+                             desc=_("Checking") if dry_run else _("Expiring"), file=self.stderr._out))
 
-        with bar:
+        try:
             result = sweep(dry_run=dry_run, chunk_size=options["chunk_size"], on_start=start,
-                           progress=bar.update)
+                           progress=lambda done: bars[0].update(done))
+        finally:
+            for bar in bars:
+                bar.close()
         if dry_run:
             self.stdout.write(_("Dry run: nothing was changed."))
             for number in result.reminded:
