@@ -62,11 +62,13 @@ def _usage(order_ids: list[int]) -> tuple[list[dict], list[tuple]]:
 def release(items: Sequence) -> None:
     """Give back the voucher and offer usage of the whole-order cancellations among ``items``.
 
-    One query when none of the orders used a discount; a few more per voucher or offer used.
+    No query when none of the orders used a discount (the engine's facts say so); one to read
+    what they used, and one per voucher or offer used.
     """
     if not get_setting("OSCAR_ORDERCANCEL_RELEASE_VOUCHERS"):
         return
-    full = {item.order.pk: item.cancellation for item in items if item.cancellation.is_full}
+    full = {item.order.pk: item.cancellation for item in items
+            if item.cancellation.is_full and getattr(item.ctx, "discounted", True)}
     if not full:
         return
     VoucherApplication = get_model("voucher", "VoucherApplication")

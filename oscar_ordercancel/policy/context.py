@@ -69,6 +69,9 @@ class CancellationContext:
     extra: dict = field(default_factory=dict)
     #: The status settings, read once per load; ``None`` reads them on each question.
     statuses: StatusSettings | None = None
+    #: Whether the order used an offer or a voucher (read under the engine's locks, so that
+    #: a cancellation of an order without any asks nothing more); ``True`` when not known.
+    discounted: bool = True
 
     #: ``(lines, {id: line})`` as last built by :attr:`lines_by_id`.
     _by_id: tuple | None = field(default=None, init=False, repr=False, compare=False)
@@ -236,8 +239,16 @@ def _facts_queryset(*, lock: bool):
         if not lock:
             return queryset.order_by("pk")
         return queryset.annotate(_has_sources=Exists(get_model("payment", "Source").objects.filter(
-            order_id=OuterRef("order_id")))).order_by("pk").select_for_update(of=("self",))
+            order_id=OuterRef("order_id"))), _has_discounts=_discounted()).order_by(
+            "pk").select_for_update(of=("self",))
     return _cached(("lines", lock, *_shape()), build)
+
+
+def _discounted() -> Exists:
+    """Whether the line's order used an offer or a voucher (the engine then gives it back)."""
+    order = OuterRef("order_id")
+    return (Exists(get_model("order", "OrderDiscount").objects.filter(order_id=order))
+            | Exists(get_model("voucher", "VoucherApplication").objects.filter(order_id=order)))
 
 
 def load_contexts(orders, *, lock: bool = False) -> dict[int, CancellationContext]:
@@ -266,6 +277,8 @@ def load_contexts(orders, *, lock: bool = False) -> dict[int, CancellationContex
             order, own, [tuple(getattr(line, name) for name in _LINE_FACTS) for line in own],
             tuple(getattr(own[0], name, None) for name in _ORDER_FACT_NAMES) if own else None,
             sources=sources[order.pk] if lock else None)
+        if lock and own:
+            contexts[order.pk].discounted = bool(own[0]._has_discounts)
     return contexts
 
 
