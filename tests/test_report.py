@@ -319,9 +319,15 @@ def test_an_unknown_format_shows_the_page_with_a_message(staff_client):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
 
 
-def test_a_csv_with_bad_dates_is_the_default_ranges(staff_client, customer, staff):
+def test_a_csv_with_bad_dates_is_not_downloaded_but_explained(staff_client, customer, staff):
     cancel_order(factories.place_order(customer), user=staff, reason="customer", channel="dashboard")
-    rows = csv_of(staff_client.get(URL, {"format": "csv", "date_from": "nonsense"}))
+    for dates in ({"date_from": "nonsense"}, {"date_from": "2025-06-30", "date_to": "2025-06-01"}):
+        response = staff_client.get(URL, {"format": "csv", **dates})
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+        html = response.content.decode()
+        assert "Nothing was downloaded: the dates are not valid." in html
+        assert 'id="ordercancel-report-errors"' in html
+    rows = csv_of(staff_client.get(URL, {"format": "csv"}))  # no dates: the last 30 days
     assert by_key(rows) == {("customer", "dashboard"): ["1", "1", "1", "10.00", "0.00"]}
 
 

@@ -118,7 +118,11 @@ class CancellationReportView(DashboardPageMixin, TemplateView):
         self.date_from, self.date_to = self.form.get_range()
         formats = request.GET.getlist("format")
         if formats == ["csv"]:
-            return self.csv()
+            if not (self.form.is_bound and self.form.errors):
+                return self.csv()
+            # a file of other dates than those asked for would mislead: say why there is none
+            messages.error(request, _("Nothing was downloaded: the dates are not valid. Correct them, "
+                                      "then download the CSV again."))
         if len(formats) > 1 or (formats and formats[0] not in FORMATS):
             messages.warning(request, _("There is no download as “%(format)s”; the report is shown as a "
                                         "page. Choose CSV to download it.") % {"format": formats[-1][:20]})
