@@ -84,3 +84,21 @@ def ordercancel_recent_cancellations(context) -> dict | None:
     return {"totals": figures.summary(date_from, date_to, scope), "days": RECENT_DAYS,
             "date_from": date_from, "date_to": date_to, "is_partner": scope.is_partner,
             "url": f"{url}?{urlencode({'date_from': date_from.isoformat(), 'date_to': date_to.isoformat()})}"}
+
+
+@register.simple_tag
+def ordercancel_expiry_labels(orders) -> dict[int, str]:
+    """``{order id: "Expires in 3 hours"}`` for the unpaid orders among ``orders`` that will
+    expire (a few queries for all of them; with or without the orders dashboard fork)."""
+    from django.utils import timezone
+
+    from oscar_ordercancel.policy.expiry import describe_expiry, expiry_dates
+
+    now = timezone.now()
+    return {pk: describe_expiry(when, now) for pk, when in expiry_dates(list(orders or [])).items()}
+
+
+@register.simple_tag
+def ordercancel_expiry_label(order) -> str:
+    """"Expires in 3 hours" for an unpaid order that will expire, else ""."""
+    return ordercancel_expiry_labels([order]).get(order.pk, "")

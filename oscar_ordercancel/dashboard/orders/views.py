@@ -17,7 +17,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDi
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -40,7 +39,6 @@ from oscar_ordercancel.dashboard.orders.forms import BulkCancelForm, StaffCancel
 from oscar_ordercancel.dashboard.orders.preview import line_facts
 from oscar_ordercancel.exceptions import CancellationError, StatusChangeRefused
 from oscar_ordercancel.policy import decisions_for, evaluate, is_cancelling_staff, load_context, message_for
-from oscar_ordercancel.policy.expiry import describe_expiry, expiry_dates
 from oscar_ordercancel.policy.rules import may_cancel_as_staff
 from oscar_ordercancel.services import cancel_order
 
@@ -190,12 +188,9 @@ class OrderListView(DashboardCancellationMixin, IntermediateBulkEditMixin, oscar
                               % {"number": order.number, "old": old_status, "new": new_status})
 
     def get_context_data(self, **kwargs) -> dict:
-        """Oscar's context, plus whether the user may cancel and when unpaid orders expire."""
+        """Oscar's context, plus whether the user may cancel."""
         ctx = super().get_context_data(**kwargs)
         ctx["may_cancel_orders"] = may_cancel(self.request.user)
-        now = timezone.now()
-        ctx["expiry_labels"] = {pk: describe_expiry(when, now) for pk, when in
-                                expiry_dates(list(ctx.get("orders") or [])).items()}
         return ctx
 
 
@@ -287,9 +282,6 @@ class OrderDetailView(DashboardCancellationMixin, oscar_views.OrderDetailView):
             # each cancellation's delivery state per processor, one query for all
             deliveries=services.delivery_summaries(cancellations),
         )
-        when = expiry_dates([order]).get(order.pk)
-        ctx["expires_at"] = when
-        ctx["expiry_label"] = describe_expiry(when) if when else ""
         return ctx
 
 
