@@ -53,7 +53,8 @@ def _usage(order_ids: list[int]) -> tuple[list[dict], list[tuple]]:
         VoucherApplication.objects, application=F("pk"), category=Value(""),
         offer_id=Value(None, IntegerField()), offer_name=Value(""), voucher_code=F("voucher__code"),
         frequency=Value(0), amount=Value(ZERO, money))
-    combined = discounts.union(applications, all=True).order_by()  # no model ordering on the union (Django 6.1 adds it)
+    # no ordering on the union: Django 6.1 would add the model's default ordering
+    combined = discounts.union(applications, all=True).order_by()
     rows = [dict(zip(COLUMNS, row, strict=True)) for row in combined]
     return ([row for row in rows if not row["application"]],
             [(row["application"], row["order_id"], row["voucher_id"], row["voucher_code"])
