@@ -335,9 +335,10 @@ def check_withdrawal(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                                languages=languages, enabled=_withdrawal_on_anywhere())
 
 
-def expiry_messages(*, statuses, cancellable, lifetimes: dict, payment_check) -> list:
-    """E014 (payment check not importable), E015 (a lifetime that is not a positive timedelta
-    or None), W010 (an expiry status the policy will not cancel from)."""
+def expiry_messages(*, statuses, cancellable, lifetimes: dict, payment_check,
+                    reminder=None) -> list:
+    """E014 (payment check not importable), E015 (a lifetime or ``reminder`` that is not a
+    positive timedelta or None), W010 (an expiry status the policy will not cancel from)."""
     from datetime import timedelta
 
     from django.utils.module_loading import import_string
@@ -356,7 +357,8 @@ def expiry_messages(*, statuses, cancellable, lifetimes: dict, payment_check) ->
         messages.append(checks.Error(
             "OSCAR_ORDERCANCEL_PAYMENT_CHECK is not a function is_paid(order) -> bool.",
             id="ordercancel.E014"))
-    for name, value in lifetimes.items():
+    spans = {**lifetimes, "OSCAR_ORDERCANCEL_EXPIRY_REMINDER_BEFORE": reminder}
+    for name, value in spans.items():
         if value is not None and (not isinstance(value, timedelta) or value <= timedelta(0)):
             messages.append(checks.Error(
                 f"{name} is {value!r}: it must be a positive timedelta, or None (never).",
@@ -379,13 +381,12 @@ def check_expiry(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """The expiry settings can work (E014, E015, W010); no query."""
     by_source = get_setting("OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER_BY_SOURCE") or {}
     lifetimes = {"OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER": get_setting(
-        "OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER"),
-        "OSCAR_ORDERCANCEL_EXPIRY_REMINDER_BEFORE": get_setting(
-            "OSCAR_ORDERCANCEL_EXPIRY_REMINDER_BEFORE")}
+        "OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER")}
     if isinstance(by_source, dict):
         lifetimes.update({f"OSCAR_ORDERCANCEL_EXPIRE_UNPAID_AFTER_BY_SOURCE[{code!r}]": value
                           for code, value in by_source.items()})
     return expiry_messages(
         statuses=get_setting("OSCAR_ORDERCANCEL_EXPIRY_STATUSES"),
         cancellable=get_setting("OSCAR_ORDERCANCEL_CANCELLABLE_STATUSES"),
-        lifetimes=lifetimes, payment_check=get_setting("OSCAR_ORDERCANCEL_PAYMENT_CHECK"))
+        lifetimes=lifetimes, payment_check=get_setting("OSCAR_ORDERCANCEL_PAYMENT_CHECK"),
+        reminder=get_setting("OSCAR_ORDERCANCEL_EXPIRY_REMINDER_BEFORE"))

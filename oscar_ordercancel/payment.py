@@ -192,14 +192,8 @@ def is_paid(order) -> bool:
     payment the gateway took that is still being recorded), any such amount or any
     payment event counts as paid, and so does an order with nothing to pay.
     """
-    Source = get_model("payment", "Source")
-    PaymentEvent = get_model("order", "PaymentEvent")
-    if not order.total_incl_tax or order.total_incl_tax <= 0:
-        return True  # nothing to pay
-    if PaymentEvent.objects.filter(order_id=order.pk).exists():
-        return True
-    return Source.objects.filter(order_id=order.pk).filter(
-        Q(amount_allocated__gt=0) | Q(amount_debited__gt=0) | Q(amount_refunded__gt=0)).exists()
+    Order = get_model("order", "Order")
+    return not Order._default_manager.filter(pk=order.pk).filter(unpaid_filter()).exists()
 
 
 #: Tells the expiry sweep that ``unpaid_filter()`` selects exactly the orders this check

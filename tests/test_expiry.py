@@ -505,6 +505,8 @@ def test_the_system_checks_catch_expiry_settings_that_cannot_work():
     assert ids(lifetimes={"X": timedelta(0)}) == ["ordercancel.E015"]
     assert ids(statuses=["Pending", "Awaiting payment"]) == ["ordercancel.W010"]
     assert ids(statuses=["Awaiting payment"], lifetimes={"X": None}) == []  # nothing expires
+    assert ids(reminder=3600) == ["ordercancel.E015"]
+    assert ids(statuses=["Awaiting payment"], lifetimes={"X": None}, reminder=timedelta(hours=1)) == []
 
 
 def test_the_customer_sees_until_when_the_order_waits_for_payment(expiry, customer, client):

@@ -188,8 +188,10 @@ def remind(*, now: datetime | None = None, rules: ExpiryRules | None = None,
     due_now = lifetime_filter(rules, now)
     candidates = candidates.exclude(due_now).select_related("user", "site")
     sent = []
-    for order in candidates.order_by("date_placed", "pk").iterator(chunk_size=500):
-        when = expiry_dates([order], rules).get(order.pk)
+    orders = list(candidates.order_by("date_placed", "pk"))
+    dates = expiry_dates(orders, rules)  # a few queries for all of them
+    for order in orders:
+        when = dates.get(order.pk)
         lead = rules.reminder(order.site_id)
         if when is None or lead is None or when - lead > now or when <= now:
             continue
